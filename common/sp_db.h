@@ -27,6 +27,16 @@ typedef struct sp_db_tx_t sp_db_tx_t;
  * callback owns `tx` and must sp_db_tx_destroy it. */
 typedef void(sp_db_tx_done_fn)(sp_db_tx_t *tx, void *arg);
 
+/* Compute the libpq conninfo a program uses, into `out`:
+ *  - `service` NULL: the owner (migrations, test checks): SAMSPIL_DATABASE_URL if
+ *    set, else the embedded cluster under `home` ("host=<home>/pg/run
+ *    dbname=samspil user=samspil_owner");
+ *  - `service` "registration" (etc.): SAMSPIL_REGISTRATION_DATABASE_URL if set,
+ *    else the owner conninfo with user=samspil_registration.
+ * `home` is SAMSPIL_HOME made absolute.  Returns 0, or -1 if it does not fit
+ * or SAMSPIL_DATABASE_URL cannot be parsed (logged). */
+int sp_db_conninfo(const char *home, const char *service, char *out, size_t outlen);
+
 /* A pool of `connections` connections to `conninfo` (a libpq URL or
  * key=value string; copied) on `loop`.  Nothing connects until sp_db_open. */
 sp_db_t *sp_db_new(uv_loop_t *loop, const char *conninfo, int connections);
