@@ -6,23 +6,20 @@
 
 #include <string.h>
 
-int
-sp_mdp_service_name_ok(sp_frame_t name)
+int sp_mdp_service_name_ok(sp_frame_t name)
 {
     if (name.size == 0 || name.size > SP_MDP_MAX_SERVICE_NAME)
         return 0;
     const unsigned char *p = name.data;
     for (size_t i = 0; i < name.size; i++) {
         unsigned char c = p[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-'))
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
             return 0;
     }
     return 1;
 }
 
-void
-sp_mdp_request_id_encode(uint64_t id, uint8_t out[SP_MDP_REQUEST_ID_SIZE])
+void sp_mdp_request_id_encode(uint64_t id, uint8_t out[SP_MDP_REQUEST_ID_SIZE])
 {
     for (int i = SP_MDP_REQUEST_ID_SIZE - 1; i >= 0; i--) {
         out[i] = (uint8_t)(id & 0xff);
@@ -30,8 +27,7 @@ sp_mdp_request_id_encode(uint64_t id, uint8_t out[SP_MDP_REQUEST_ID_SIZE])
     }
 }
 
-int
-sp_mdp_request_id_decode(sp_frame_t frame, uint64_t *id)
+int sp_mdp_request_id_decode(sp_frame_t frame, uint64_t *id)
 {
     if (frame.size != SP_MDP_REQUEST_ID_SIZE)
         return -1;
@@ -44,8 +40,7 @@ sp_mdp_request_id_decode(sp_frame_t frame, uint64_t *id)
 }
 
 /* Credit is ASCII decimal 1..SP_MDP_MAX_CREDIT without sign or leading zeros. */
-static int
-s_parse_credit(sp_frame_t frame, uint32_t *credit)
+static int s_parse_credit(sp_frame_t frame, uint32_t *credit)
 {
     const char *p = frame.data;
     if (frame.size == 0 || frame.size > 4 || p[0] == '0')
@@ -62,16 +57,14 @@ s_parse_credit(sp_frame_t frame, uint32_t *credit)
     return 0;
 }
 
-static int
-s_fail(const char **why, const char *reason)
+static int s_fail(const char **why, const char *reason)
 {
     if (why)
         *why = reason;
     return -1;
 }
 
-int
-sp_mdpc_parse(const sp_frame_t *frames, size_t count, sp_mdpc_t *out, const char **why)
+int sp_mdpc_parse(const sp_frame_t *frames, size_t count, sp_mdpc_t *out, const char **why)
 {
     memset(out, 0, sizeof *out);
     if (count < 2)
@@ -92,8 +85,7 @@ sp_mdpc_parse(const sp_frame_t *frames, size_t count, sp_mdpc_t *out, const char
     return 0;
 }
 
-int
-sp_mdpw_parse(const sp_frame_t *frames, size_t count, sp_mdpw_t *out, const char **why)
+int sp_mdpw_parse(const sp_frame_t *frames, size_t count, sp_mdpw_t *out, const char **why)
 {
     memset(out, 0, sizeof *out);
     if (count < 2)
