@@ -64,6 +64,16 @@ static void *s_socket_open(void *ctx, const char *endpoint)
     return socket;
 }
 
+/* Lazy Pirate: close the socket and open a fresh one, so that replies to
+ * earlier attempts are lost with the old one.  Returns 0 or -1. */
+static int s_socket_replace(sp_client_t *self)
+{
+    if (self->socket)
+        zmq_close(self->socket);
+    self->socket = s_socket_open(self->ctx, self->endpoint);
+    return self->socket ? 0 : -1;
+}
+
 sp_client_t *sp_client_new(const char *endpoint)
 {
     if (!endpoint || !*endpoint) {
@@ -206,23 +216,25 @@ int sp_client_call(sp_client_t *self, const char *service, const void *request, 
         errno = EINVAL;
         return -1;
     }
+    *reply = NULL;
+    *reply_len = 0;
+    if (!self->socket && s_socket_replace(self) < 0)
+        return -1;
     for (int attempt = 0; attempt <= self->retries; attempt++) {
-        if (attempt > 0) {
-            /* Lazy Pirate: a fresh socket, so a late reply to the old attempt is lost */
-            if (self->socket)
-                zmq_close(self->socket);
-            self->socket = s_socket_open(self->ctx, self->endpoint);
-            if (!self->socket)
-                return -1;
-        }
+        if (attempt > 0 && s_socket_replace(self) < 0)
+            return -1;
         if (sp_client_send(self, service, request, len) < 0)
             return -1;
         int64_t deadline = s_now_ms() + self->timeout_ms;
         for (;;) {
             bool service_ok = false;
             int rc = s_recv_until(self, deadline, service, reply, reply_len, &service_ok);
-            if (rc < 0)
+            if (rc < 0) {
+                int err = errno;
+                s_socket_replace(self); /* drop whatever else the bad peer sent */
+                errno = err;
                 return -1;
+            }
             if (rc == 0)
                 break; /* timed out: next attempt */
             if (service_ok)
@@ -231,6 +243,8 @@ int sp_client_call(sp_client_t *self, const char *service, const void *request, 
             *reply = NULL;
         }
     }
+    /* a fresh socket, so a late reply cannot be taken for the next call's */
+    s_socket_replace(self);
     errno = ETIMEDOUT;
     return -1;
 }

@@ -1,0 +1,467 @@
+/*
+ * test_worker_client.c - the worker runtime and the client library against
+ * a real broker and real samspil-echo processes, started by this test on an
+ * endpoint of its own (home $SAMSPIL_HOME/itest-wc-<pid>, heartbeat 200 ms):
+ * round trips, pipelining, a stopped worker dropped, a killed worker's
+ * requests requeued, workers surviving a broker restart, SIGTERM exit 0.
+ */
+#include "itest.h"
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wcomment"
+#include "sp_client.h"
+#pragma GCC diagnostic pop
+#include "samspil/v1/broker.pb-c.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HEARTBEAT_MS "200"
+#define PIPELINED 200
+#define IN_FLIGHT_KILL 100
+#define MAX_CHILDREN 16
+
+static char s_home[PATH_MAX + 64];
+static char s_endpoint[PATH_MAX + 128];
+static const char *s_bin;
+static pid_t s_children[MAX_CHILDREN];
+
+static int64_t s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static void s_track(pid_t pid, bool add)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        if (add && s_children[i] == 0) {
+            s_children[i] = pid;
+            return;
+        }
+        if (!add && s_children[i] == pid) {
+            s_children[i] = 0;
+            return;
+        }
+    }
+}
+
+/* Start $SAMSPIL_BIN/<program> with the test's environment, logging to
+ * <home>/log/<name>.log.  Returns the pid, or -1. */
+static pid_t s_spawn(const char *program, const char *name)
+{
+    char path[PATH_MAX], log[PATH_MAX + 160];
+    snprintf(path, sizeof path, "%s/%s", s_bin, program);
+    snprintf(log, sizeof log, "%s/log/%s.log", s_home, name);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0) {
+            dup2(fd, STDOUT_FILENO);
+            dup2(fd, STDERR_FILENO);
+            close(fd);
+        }
+        setenv("SAMSPIL_HOME", s_home, 1);
+        setenv("SAMSPIL_BROKER", s_endpoint, 1);
+        setenv("SAMSPIL_BROKER_BIND", s_endpoint, 1);
+        setenv("SAMSPIL_HEARTBEAT_MS", HEARTBEAT_MS, 1);
+        setenv("SAMSPIL_LOG_LEVEL", "debug", 1);
+        char *argv[] = {path, NULL};
+        execv(path, argv);
+        _exit(127);
+    }
+    s_track(pid, true);
+    return pid;
+}
+
+/* Send `sig` and wait up to `timeout_ms` for the exit; SIGKILL after that.
+ * Returns the wait status, or -1 if the process had to be killed. */
+static int s_stop(pid_t pid, int sig, int timeout_ms)
+{
+    if (pid <= 0)
+        return -1;
+    kill(pid, sig);
+    int status = 0;
+    int64_t deadline = s_now_ms() + timeout_ms;
+    for (;;) {
+        pid_t got = waitpid(pid, &status, WNOHANG);
+        if (got == pid) {
+            s_track(pid, false);
+            return status;
+        }
+        if (got < 0 || s_now_ms() > deadline)
+            break;
+        s_sleep_ms(10);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    s_track(pid, false);
+    return -1;
+}
+
+static void s_cleanup_children(void)
+{
+    for (int i = 0; i < MAX_CHILDREN; i++) {
+        if (s_children[i] > 0) {
+            kill(s_children[i], SIGCONT);
+            s_stop(s_children[i], SIGKILL, 2000);
+        }
+    }
+}
+
+static int s_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static sp_client_t *s_client(int timeout_ms, int retries)
+{
+    sp_client_t *client = sp_client_new(s_endpoint);
+    if (!client) {
+        fprintf(stderr, "itest: could not create a client on %s\n", s_endpoint);
+        exit(2);
+    }
+    sp_client_set_timeout(client, timeout_ms);
+    sp_client_set_retries(client, retries);
+    return client;
+}
+
+/* Echo workers (and in-flight count) the broker reports, or -1. */
+static int s_echo_workers(unsigned *in_flight)
+{
+    sp_client_t *client = s_client(1000, 0);
+    uint8_t *reply = NULL;
+    size_t len = 0;
+    int workers = -1;
+    if (sp_client_call(client, "mmi.status", "", 0, &reply, &len) == 0) {
+        Samspil__V1__BrokerStatus *status = samspil__v1__broker_status__unpack(NULL, len, reply);
+        if (status) {
+            workers = 0;
+            for (size_t i = 0; i < status->n_services; i++) {
+                if (strcmp(status->services[i]->name, "samspil.echo") == 0) {
+                    workers = (int)status->services[i]->workers;
+                    if (in_flight)
+                        *in_flight = status->services[i]->in_flight;
+                }
+            }
+            samspil__v1__broker_status__free_unpacked(status, NULL);
+        }
+        free(reply);
+    }
+    sp_client_destroy(&client);
+    return workers;
+}
+
+/* Wait until the broker reports `want` echo workers.  Returns the ms it took, or -1. */
+static int s_wait_workers(int want, int timeout_ms)
+{
+    int64_t start = s_now_ms();
+    while (s_now_ms() - start < timeout_ms) {
+        if (s_echo_workers(NULL) == want)
+            return (int)(s_now_ms() - start);
+        s_sleep_ms(50);
+    }
+    return -1;
+}
+
+static uint8_t *s_pack_echo(uint64_t correlation_id, const char *payload, size_t *len)
+{
+    Samspil__V1__EchoRequest request = SAMSPIL__V1__ECHO_REQUEST__INIT;
+    request.correlation_id = correlation_id;
+    request.payload.data = (uint8_t *)payload;
+    request.payload.len = strlen(payload);
+    *len = samspil__v1__echo_request__get_packed_size(&request);
+    uint8_t *packed = malloc(*len ? *len : 1);
+    if (!packed)
+        abort();
+    samspil__v1__echo_request__pack(&request, packed);
+    return packed;
+}
+
+/* One echo through sp_client_call; returns 1 if the reply matches. */
+static int s_echo_once(sp_client_t *client, uint64_t correlation_id)
+{
+    char payload[32];
+    snprintf(payload, sizeof payload, "p-%llu", (unsigned long long)correlation_id);
+    size_t len;
+    uint8_t *packed = s_pack_echo(correlation_id, payload, &len);
+    uint8_t *reply = NULL;
+    size_t reply_len = 0;
+    int ok = 0;
+    if (sp_client_call(client, "samspil.echo", packed, len, &reply, &reply_len) == 0) {
+        Samspil__V1__EchoReply *out = samspil__v1__echo_reply__unpack(NULL, reply_len, reply);
+        ok = out && !out->error && out->correlation_id == correlation_id &&
+             out->payload.len == strlen(payload) &&
+             memcmp(out->payload.data, payload, out->payload.len) == 0;
+        if (out)
+            samspil__v1__echo_reply__free_unpacked(out, NULL);
+        free(reply);
+    }
+    free(packed);
+    return ok;
+}
+
+/* Send `count` echo requests with correlation ids first..first+count-1
+ * without waiting.  Returns 0 or -1. */
+static int s_pipeline_send(sp_client_t *client, uint64_t first, int count)
+{
+    for (int i = 0; i < count; i++) {
+        char payload[32];
+        snprintf(payload, sizeof payload, "p-%llu", (unsigned long long)(first + (uint64_t)i));
+        size_t len;
+        uint8_t *packed = s_pack_echo(first + (uint64_t)i, payload, &len);
+        int rc = sp_client_send(client, "samspil.echo", packed, len);
+        free(packed);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Collect replies to s_pipeline_send for up to `timeout_ms`.  Returns how
+ * many distinct ids came back with their payload; *dupes counts ids answered
+ * twice, *wrong replies that match nothing sent. */
+static int s_pipeline_collect(sp_client_t *client, uint64_t first, int count, int timeout_ms,
+                              int *dupes, int *wrong)
+{
+    bool *seen = calloc((size_t)count, sizeof *seen);
+    if (!seen)
+        abort();
+    int answered = 0;
+    *dupes = *wrong = 0;
+    int64_t deadline = s_now_ms() + timeout_ms;
+    while (answered < count) {
+        int left = (int)(deadline - s_now_ms());
+        if (left <= 0)
+            break;
+        uint8_t *reply = NULL;
+        size_t len = 0;
+        if (sp_client_recv(client, left, &reply, &len) < 0)
+            break;
+        Samspil__V1__EchoReply *out = samspil__v1__echo_reply__unpack(NULL, len, reply);
+        free(reply);
+        if (!out || out->error || out->correlation_id < first ||
+            out->correlation_id >= first + (uint64_t)count) {
+            (*wrong)++;
+        } else {
+            char payload[32];
+            snprintf(payload, sizeof payload, "p-%llu", (unsigned long long)out->correlation_id);
+            size_t index = (size_t)(out->correlation_id - first);
+            if (out->payload.len != strlen(payload) ||
+                memcmp(out->payload.data, payload, out->payload.len) != 0) {
+                (*wrong)++;
+            } else if (seen[index]) {
+                (*dupes)++;
+            } else {
+                seen[index] = true;
+                answered++;
+            }
+        }
+        if (out)
+            samspil__v1__echo_reply__free_unpacked(out, NULL);
+    }
+    free(seen);
+    return answered;
+}
+
+static void s_setup(void)
+{
+    const char *base = itest_env("SAMSPIL_HOME");
+    s_bin = itest_env("SAMSPIL_BIN");
+    char real[PATH_MAX];
+    if (!realpath(base, real)) {
+        fprintf(stderr, "itest: SAMSPIL_HOME %s: %s\n", base, strerror(errno));
+        exit(2);
+    }
+    snprintf(s_home, sizeof s_home, "%s/itest-wc-%ld", real, (long)getpid());
+    char dir[PATH_MAX + 80];
+    mkdir(s_home, 0700);
+    snprintf(dir, sizeof dir, "%s/run", s_home);
+    mkdir(dir, 0700);
+    snprintf(dir, sizeof dir, "%s/log", s_home);
+    mkdir(dir, 0700);
+    /* a unix socket path must fit in sun_path (108 bytes): fall back to tcp */
+    if (strlen(s_home) + strlen("/run/broker.ipc") < 100)
+        snprintf(s_endpoint, sizeof s_endpoint, "ipc://%s/run/broker.ipc", s_home);
+    else
+        snprintf(s_endpoint, sizeof s_endpoint, "tcp://127.0.0.1:%ld",
+                 20000 + (long)getpid() % 20000);
+    atexit(s_cleanup_children);
+}
+
+int main(void)
+{
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    s_setup();
+    pid_t broker = s_spawn("samspil-broker", "broker");
+    pid_t echo_a = s_spawn("samspil-echo", "echo-a");
+    pid_t echo_b = s_spawn("samspil-echo", "echo-b");
+    itest_check(broker > 0 && echo_a > 0 && echo_b > 0, "broker and two echo workers started",
+                NULL);
+
+    int waited = s_wait_workers(2, 10000);
+    if (!ITEST_CHECKF(waited >= 0, "mmi.status shows two echo workers", "after 10 s: %d",
+                      s_echo_workers(NULL)))
+        goto done;
+
+    sp_client_t *client = s_client(3000, 2);
+
+    /* mmi.service: RFC 8 text answers */
+    uint8_t *reply = NULL;
+    size_t len = 0;
+    int rc = sp_client_call(client, "mmi.service", "samspil.echo", 12, &reply, &len);
+    ITEST_CHECKF(rc == 0 && len == 3 && memcmp(reply, "200", 3) == 0,
+                 "mmi.service knows samspil.echo", "rc %d len %zu", rc, len);
+    free(reply);
+    reply = NULL;
+
+    /* raw round trip */
+    ITEST_CHECK(s_echo_once(client, 42), "echo round trip through sp_client_call");
+
+    /* typed round trip */
+    Samspil__V1__EchoRequest request = SAMSPIL__V1__ECHO_REQUEST__INIT;
+    request.correlation_id = 43;
+    request.payload.data = (uint8_t *)"typed";
+    request.payload.len = 5;
+    ProtobufCMessage *typed = NULL;
+    rc = sp_client_call_pb(client, "samspil.echo", &request.base,
+                           &samspil__v1__echo_reply__descriptor, &typed);
+    Samspil__V1__EchoReply *echo = (Samspil__V1__EchoReply *)typed;
+    ITEST_CHECKF(rc == 0 && echo && !echo->error && echo->correlation_id == 43 &&
+                     echo->payload.len == 5 && memcmp(echo->payload.data, "typed", 5) == 0,
+                 "echo round trip through sp_client_call_pb", "rc %d errno %d", rc, errno);
+    if (typed)
+        protobuf_c_message_free_unpacked(typed, NULL);
+
+    /* a body that is not an EchoRequest: invalid_argument on field "body" */
+    rc = sp_client_call(client, "samspil.echo", "\xff\xff\xff", 3, &reply, &len);
+    echo = rc == 0 ? samspil__v1__echo_reply__unpack(NULL, len, reply) : NULL;
+    ITEST_CHECKF(echo && echo->error &&
+                     echo->error->code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT &&
+                     strcmp(echo->error->field, "body") == 0,
+                 "undecodable body gets invalid_argument on field body", "rc %d", rc);
+    if (echo)
+        samspil__v1__echo_reply__free_unpacked(echo, NULL);
+    free(reply);
+    reply = NULL;
+
+    /* pipelining */
+    int dupes, wrong;
+    int64_t start = s_now_ms();
+    rc = s_pipeline_send(client, 1000, PIPELINED);
+    int answered = s_pipeline_collect(client, 1000, PIPELINED, 10000, &dupes, &wrong);
+    ITEST_CHECKF(rc == 0 && answered == PIPELINED && dupes == 0 && wrong == 0,
+                 "200 pipelined requests all answered with matching correlation ids",
+                 "answered %d dupes %d wrong %d", answered, dupes, wrong);
+    printf("# %d pipelined echoes in %lld ms\n", PIPELINED, (long long)(s_now_ms() - start));
+
+    /* a stopped worker is dropped; the other one serves everything */
+    kill(echo_a, SIGSTOP);
+    waited = s_wait_workers(1, 5000);
+    ITEST_CHECKF(waited >= 0, "broker drops a stopped worker", "workers %d", s_echo_workers(NULL));
+    printf("# stopped worker dropped after %d ms\n", waited);
+    int ok = 0;
+    for (int i = 0; i < 20; i++)
+        ok += s_echo_once(client, 2000 + (uint64_t)i);
+    ITEST_CHECKF(ok == 20, "requests answered by the remaining worker", "%d of 20", ok);
+    kill(echo_a, SIGCONT);
+    waited = s_wait_workers(2, 10000);
+    ITEST_CHECKF(waited >= 0, "a resumed worker registers again", "workers %d",
+                 s_echo_workers(NULL));
+    printf("# resumed worker back after %d ms\n", waited);
+
+    /* kill -9 a worker holding requests: the broker requeues them */
+    kill(echo_a, SIGSTOP);
+    sp_client_t *batch = s_client(3000, 0);
+    rc = s_pipeline_send(batch, 5000, IN_FLIGHT_KILL);
+    s_sleep_ms(100);
+    unsigned in_flight = 0;
+    s_echo_workers(&in_flight);
+    printf("# broker reports %u echo requests in flight before kill -9\n", in_flight);
+    s_stop(echo_a, SIGKILL, 2000);
+    echo_a = 0;
+    answered = s_pipeline_collect(batch, 5000, IN_FLIGHT_KILL, 15000, &dupes, &wrong);
+    ITEST_CHECKF(rc == 0 && in_flight > 0 && answered == IN_FLIGHT_KILL && wrong == 0,
+                 "every request answered after kill -9 of a worker holding some",
+                 "in flight %u answered %d of %d dupes %d wrong %d", in_flight, answered,
+                 IN_FLIGHT_KILL, dupes, wrong);
+    sp_client_destroy(&batch);
+    pid_t echo_c = s_spawn("samspil-echo", "echo-c");
+    ITEST_CHECK(s_wait_workers(2, 10000) >= 0, "a replacement worker registers");
+
+    /* broker restart on the same endpoint: workers come back by themselves */
+    s_stop(broker, SIGKILL, 2000);
+    broker = s_spawn("samspil-broker", "broker");
+    start = s_now_ms();
+    sp_client_t *retry = s_client(500, 0);
+    ok = 0;
+    while (!ok && s_now_ms() - start < 20000) {
+        ok = s_echo_once(retry, 7000);
+        if (!ok) {
+            sp_client_destroy(&retry);
+            retry = s_client(500, 0);
+            s_sleep_ms(100);
+        }
+    }
+    sp_client_destroy(&retry);
+    int64_t took = s_now_ms() - start;
+    ITEST_CHECKF(ok && took < 10000, "requests work again after a broker restart",
+                 "ok %d after %lld ms", ok, (long long)took);
+    printf("# first echo after broker restart: %lld ms\n", (long long)took);
+    waited = s_wait_workers(2, 10000);
+    ITEST_CHECKF(waited >= 0, "both workers registered with the new broker", "workers %d",
+                 s_echo_workers(NULL));
+    ok = 0;
+    for (int i = 0; i < 20; i++)
+        ok += s_echo_once(client, 8000 + (uint64_t)i);
+    ITEST_CHECKF(ok == 20, "the old client works with the new broker", "%d of 20", ok);
+    sp_client_destroy(&client);
+
+    /* SIGTERM: graceful exit 0 */
+    int status = s_stop(echo_b, SIGTERM, 7000);
+    ITEST_CHECKF(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                 "echo exits 0 on SIGTERM", "status %d", status);
+    echo_b = 0;
+    status = s_stop(echo_c, SIGINT, 7000);
+    ITEST_CHECKF(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                 "echo exits 0 on SIGINT", "status %d", status);
+    ITEST_CHECK(s_wait_workers(0, 5000) >= 0, "broker forgets workers that disconnected");
+
+done:
+    if (echo_a > 0)
+        s_stop(echo_a, SIGKILL, 2000);
+    if (echo_b > 0)
+        s_stop(echo_b, SIGKILL, 2000);
+    s_stop(broker, SIGTERM, 5000);
+    s_cleanup_children();
+    if (itest_failed_count == 0)
+        nftw(s_home, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        printf("# logs kept in %s/log\n", s_home);
+    return itest_done();
+}
