@@ -9,14 +9,20 @@
  * may fill, and the loop must never block on it (a message that cannot be
  * queued is dropped; the broker requeues or the client retries).
  *
- * Graceful stop (sp_worker_stop): a DEALER cannot refuse to read, and after
- * DISCONNECT the broker forgets the worker and drops its replies.  So the
- * worker first keeps working normally - heartbeating and handling any
- * REQUEST that still arrives - until nothing is in flight or the grace
- * period is over; only then it sends DISCONNECT, stops its timers and calls
- * done() (always from a timer callback, never from inside sp_worker_stop or
- * sp_request_reply).  A REQUEST that arrives after the DISCONNECT is dropped
- * with a warn log (the client's retry covers it).
+ * Graceful stop (sp_worker_stop) relies on the broker's handling of a
+ * worker's DISCONNECT: it gives that worker no new work, still takes its
+ * replies to the requests it holds, and forgets it after the last one.  So
+ * the worker sends DISCONNECT at once, then keeps heartbeating and answering
+ * - including any REQUEST the broker sent before it read the DISCONNECT:
+ * the broker counts that one as held by us, so it is handled, not dropped.
+ * Once nothing is in flight the worker sends a HEARTBEAT as a probe; a
+ * broker that has forgotten the worker answers it with DISCONNECT, and
+ * since the broker's messages arrive in order, nothing is on its way to us
+ * any more.  The stop is complete when nothing is in flight and either that
+ * DISCONNECT came, or the broker is gone (silent for `liveness` intervals,
+ * or the socket was being replaced: no reconnect is tried while stopping),
+ * or `grace_ms` has passed.  done() is always called from a timer callback,
+ * never from inside sp_worker_stop or sp_request_reply.
  */
 #include "sp_worker.h"
 #include "sp_log.h"
@@ -41,8 +47,8 @@
 typedef enum {
     SP_WORKER_IDLE,     /* created, not started */
     SP_WORKER_RUNNING,  /* taking work */
-    SP_WORKER_STOPPING, /* sp_worker_stop called: draining in-flight requests */
-    SP_WORKER_STOPPED,  /* DISCONNECT sent (or destroyed) */
+    SP_WORKER_STOPPING, /* sp_worker_stop called: DISCONNECT sent, draining */
+    SP_WORKER_STOPPED,  /* done() called (or destroyed) */
 } sp_worker_state_t;
 
 struct sp_request_t {
@@ -79,6 +85,8 @@ struct sp_worker_t {
     int backoff_ms;     /* delay before the next reconnect */
     bool announced;     /* "worker ready" logged once */
     bool reconnecting;  /* on a reopened socket, nothing heard from the broker yet */
+
+    bool broker_done; /* stopping: the broker forgot us, or is gone */
 
     sp_request_t *requests; /* in flight, doubly linked */
     size_t in_flight;
@@ -131,7 +139,7 @@ static void s_close_socket(sp_worker_t *self)
 static void s_on_retry(uv_timer_t *timer)
 {
     sp_worker_t *self = timer->data;
-    if (self->state == SP_WORKER_STOPPED || self->socket)
+    if (self->state != SP_WORKER_RUNNING || self->socket)
         return;
     if (s_connect(self) < 0) {
         uv_timer_start(&self->retry_timer, s_on_retry, (uint64_t)self->backoff_ms, 0);
@@ -153,6 +161,20 @@ static void s_reconnect_later(sp_worker_t *self, const char *why)
         self->backoff_ms = SP_WORKER_BACKOFF_MAX_MS;
 }
 
+static void s_on_finish(uv_timer_t *timer);
+
+/* While stopping: finish (on the next loop turn) once nothing is in flight
+ * and the broker has let go of us; else probe it when nothing is in flight. */
+static void s_stop_check(sp_worker_t *self)
+{
+    if (self->state != SP_WORKER_STOPPING || self->in_flight)
+        return;
+    if (self->broker_done)
+        uv_timer_start(&self->grace_timer, s_on_finish, 0, 0);
+    else
+        s_send_command(self, SP_MDPW_HEARTBEAT);
+}
+
 static void s_request_free(sp_request_t *request)
 {
     if (request->principal)
@@ -169,7 +191,7 @@ static void s_on_request(sp_worker_t *self, sp_zmsg_t *msg, const sp_frame_t *fr
                          const sp_mdpw_t *cmd)
 {
     if (self->state == SP_WORKER_STOPPED || self->state == SP_WORKER_IDLE) {
-        sp_log_warn("dropped request received after disconnect",
+        sp_log_warn("dropped request received after the worker stopped",
                     SP_LOG_STR("service", self->service), SP_LOG_END);
         return;
     }
@@ -269,9 +291,13 @@ static void s_on_readable(void *socket, void *arg)
         break;
     case SP_MDPW_DISCONNECT:
         sp_zmsg_close(&msg);
-        if (self->state == SP_WORKER_STOPPED)
+        if (self->state == SP_WORKER_STOPPING) {
+            self->broker_done = true;
+            s_stop_check(self);
             return;
-        s_reconnect_later(self, "broker sent disconnect");
+        }
+        if (self->state == SP_WORKER_RUNNING)
+            s_reconnect_later(self, "broker sent disconnect");
         return; /* the socket is closed: nothing more to read from it */
     default:
         sp_log_warn("dropped unexpected command from broker", SP_LOG_INT("command", cmd.command),
@@ -328,13 +354,20 @@ static void s_on_heartbeat(uv_timer_t *timer)
         return;
     uint64_t silent = uv_now(self->loop) - self->last_recv;
     if (silent >= (uint64_t)self->liveness * (uint64_t)self->heartbeat_ms) {
+        if (self->state == SP_WORKER_STOPPING) {
+            s_close_socket(self);
+            self->broker_done = true;
+            s_stop_check(self);
+            return;
+        }
         s_reconnect_later(self, "broker silent");
         return;
     }
     s_send_command(self, SP_MDPW_HEARTBEAT);
 }
 
-static void s_on_grace(uv_timer_t *timer)
+/* The stop is complete (or the grace period is over): report done. */
+static void s_on_finish(uv_timer_t *timer)
 {
     sp_worker_t *self = timer->data;
     if (self->state != SP_WORKER_STOPPING)
@@ -343,7 +376,9 @@ static void s_on_grace(uv_timer_t *timer)
         sp_log_warn("grace period over with requests unanswered",
                     SP_LOG_STR("service", self->service), SP_LOG_INT("in_flight", self->in_flight),
                     SP_LOG_END);
-    s_send_command(self, SP_MDPW_DISCONNECT);
+    else if (!self->broker_done)
+        sp_log_warn("grace period over before the broker confirmed the disconnect",
+                    SP_LOG_STR("service", self->service), SP_LOG_END);
     self->state = SP_WORKER_STOPPED;
     uv_timer_stop(&self->heartbeat_timer);
     uv_timer_stop(&self->retry_timer);
@@ -423,18 +458,20 @@ void sp_worker_stop(sp_worker_t *self, int grace_ms, void (*done)(void *arg), vo
         return;
     self->done = done;
     self->done_arg = arg;
-    if (self->state == SP_WORKER_IDLE) {
-        /* never started: nothing to announce, just report done on the loop */
-        self->state = SP_WORKER_STOPPING;
-        uv_timer_start(&self->grace_timer, s_on_grace, 0, 0);
-        return;
-    }
+    bool started = self->state == SP_WORKER_RUNNING;
     self->state = SP_WORKER_STOPPING;
-    sp_log_info("worker stopping", SP_LOG_STR("service", self->service),
-                SP_LOG_INT("in_flight", self->in_flight), SP_LOG_INT("grace_ms", grace_ms),
-                SP_LOG_END);
-    uint64_t wait = self->in_flight && grace_ms > 0 ? (uint64_t)grace_ms : 0;
-    uv_timer_start(&self->grace_timer, s_on_grace, wait, 0);
+    uv_timer_stop(&self->retry_timer); /* no reconnect while stopping */
+    if (!started || !self->socket) {
+        /* never started, or between sockets: no broker holds us */
+        self->broker_done = true;
+    } else {
+        sp_log_info("worker stopping", SP_LOG_STR("service", self->service),
+                    SP_LOG_INT("in_flight", self->in_flight), SP_LOG_INT("grace_ms", grace_ms),
+                    SP_LOG_END);
+        s_send_command(self, SP_MDPW_DISCONNECT);
+    }
+    uv_timer_start(&self->grace_timer, s_on_finish, grace_ms > 0 ? (uint64_t)grace_ms : 0, 0);
+    s_stop_check(self);
 }
 
 void sp_worker_destroy(sp_worker_t **self_p)
@@ -512,8 +549,7 @@ void sp_request_reply(sp_request_t **request_p, const void *body, size_t len)
             sp_log_debug("dropped reply while reconnecting to broker",
                          SP_LOG_STR("service", self->service), SP_LOG_END);
         }
-        if (self->state == SP_WORKER_STOPPING && self->in_flight == 0)
-            uv_timer_start(&self->grace_timer, s_on_grace, 0, 0);
+        s_stop_check(self);
     }
     s_request_free(request);
 }
