@@ -397,7 +397,8 @@ static bc_worker_t *s_pick_worker(bc_service_t *s)
     return best;
 }
 
-static void s_worker_drop(broker_core_t *self, bc_worker_t *w, uint64_t now, bool disconnect);
+static void s_worker_drop(broker_core_t *self, bc_worker_t *w, uint64_t now, bool disconnect,
+                          const char *reason);
 
 /* Hand queued requests of `s` to workers with free credit, oldest first. */
 static void s_dispatch(broker_core_t *self, bc_service_t *s, uint64_t now)
@@ -417,7 +418,7 @@ static void s_dispatch(broker_core_t *self, bc_service_t *s, uint64_t now)
             s->in_flight--;
             r->worker = NULL;
             s_list_push_front(&s->queue, r);
-            s_worker_drop(self, w, now, false);
+            s_worker_drop(self, w, now, false, "unreachable");
         }
     }
 }
@@ -425,11 +426,13 @@ static void s_dispatch(broker_core_t *self, bc_service_t *s, uint64_t now)
 /* Forget worker `w`.  Requests it held go back to the front of the queue in
  * their original order (each counts one death; at max_attempts deaths a
  * request is abandoned with UNAVAILABLE).  Does not dispatch. */
-static void s_worker_drop(broker_core_t *self, bc_worker_t *w, uint64_t now, bool disconnect)
+static void s_worker_drop(broker_core_t *self, bc_worker_t *w, uint64_t now, bool disconnect,
+                          const char *reason)
 {
     bc_service_t *s = w->service;
     if (disconnect)
         self->ops.send_command(self->arg, s_worker_identity(w), SP_MDPW_DISCONNECT);
+    size_t requeued = 0;
     while (w->held.last) {
         bc_request_t *r = w->held.last;
         s_list_remove(&w->held, r);
@@ -442,7 +445,12 @@ static void s_worker_drop(broker_core_t *self, bc_worker_t *w, uint64_t now, boo
         } else {
             r->queued_at = now;
             s_list_push_front(&s->queue, r);
+            requeued++;
         }
+    }
+    if (self->ops.worker_gone) {
+        sp_frame_t name = {s->name, s->name_size};
+        self->ops.worker_gone(self->arg, s_worker_identity(w), name, reason, requeued);
     }
     /* out of the service's worker array, keeping the order of the rest */
     for (size_t i = w->slot + 1; i < s->nworkers; i++) {
@@ -542,7 +550,7 @@ broker_core_result_t broker_core_ready(broker_core_t *self, sp_frame_t worker, s
     if (w) {
         /* a second READY: the worker is confused; make it start over */
         bc_service_t *s = w->service;
-        s_worker_drop(self, w, now, true);
+        s_worker_drop(self, w, now, true, "second ready");
         s_dispatch(self, s, now);
         return BROKER_CORE_PROTOCOL_ERROR;
     }
@@ -600,7 +608,7 @@ broker_core_result_t broker_core_disconnect(broker_core_t *self, sp_frame_t work
         return BROKER_CORE_UNKNOWN_WORKER; /* never answer a DISCONNECT with one */
     w->last_seen = now;
     if (w->held.count == 0) {
-        s_worker_drop(self, w, now, false);
+        s_worker_drop(self, w, now, false, "disconnected");
         return BROKER_CORE_OK;
     }
     if (!w->leaving) {
@@ -629,7 +637,7 @@ broker_core_result_t broker_core_reply(broker_core_t *self, sp_frame_t worker, u
     s->in_flight--;
     *payload = s_request_forget(self, r);
     if (w->leaving && w->held.count == 0)
-        s_worker_drop(self, w, now, false);
+        s_worker_drop(self, w, now, false, "disconnected");
     s_dispatch(self, s, now);
     return BROKER_CORE_OK;
 }
@@ -662,7 +670,7 @@ void broker_core_tick(broker_core_t *self, uint64_t now)
     for (bc_worker_t *w = self->first_worker, *next; w; w = next) {
         next = w->next;
         if (now - w->last_seen > expiry) {
-            s_worker_drop(self, w, now, true);
+            s_worker_drop(self, w, now, true, "expired");
         } else if (now - w->last_heartbeat >= interval) {
             self->ops.send_command(self->arg, s_worker_identity(w), SP_MDPW_HEARTBEAT);
             w->last_heartbeat = now;
@@ -695,7 +703,7 @@ void broker_core_shutdown(broker_core_t *self)
             w->service->in_flight--;
             s_request_fail(self, r, SP_UNAVAILABLE, "broker is shutting down");
         }
-        s_worker_drop(self, w, 0, true);
+        s_worker_drop(self, w, 0, true, "broker stopping");
     }
 }
 

@@ -50,6 +50,11 @@ typedef struct {
     void (*send_error)(void *arg, void *payload, sp_error_code_t code, const char *message);
     /* Free a payload the core no longer needs. */
     void (*release)(void *arg, void *payload);
+    /* Optional (may be NULL): worker `worker` of `service` was forgotten for
+     * `reason` ("expired", "unreachable", "second ready", "disconnected",
+     * "broker stopping"); `requeued` of its requests went back to the queue. */
+    void (*worker_gone)(void *arg, sp_frame_t worker, sp_frame_t service, const char *reason,
+                        size_t requeued);
 } broker_core_ops_t;
 
 /* Outcome of a worker command. */
