@@ -1,0 +1,348 @@
+/*
+ * test_kill_worker.c - a registration worker killed with SIGKILL while 1,000
+ * actor creates are in flight (issue 2 point 9).  The client keeps ~64
+ * requests in flight, kills registration-1 after ~200 replies, and resends
+ * any request not answered in time with the SAME idempotency key (client
+ * retry).  Afterwards every acknowledged create is present exactly once,
+ * with the id its reply carried, and the tenant holds exactly 1,000 new rows.
+ * Then the killed worker is started again (same command line, environment
+ * and working directory, read from /proc before the kill) so the suite has
+ * two workers for the tests after this one.
+ *
+ * Tenant 851.
+ */
+#include "itest.h"
+#include "reg_client.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#define T "851"
+#define TOTAL 1000
+#define WINDOW 64
+#define KILL_AFTER 200
+#define RESEND_US (5 * 1000000LL)
+#define GIVE_UP_US (60 * 1000000LL)
+
+typedef struct {
+    int64_t sent_at; /* 0: not sent yet */
+    int sends;
+    bool done;
+    bool ok;
+    char id[64];
+} slot_t;
+
+static slot_t slots[TOTAL];
+static char names[TOTAL][64];
+static char keys[TOTAL][64];
+
+/* ---------------------------------------------------------------- the process to kill */
+
+typedef struct {
+    pid_t pid;
+    char exe[4096];
+    char cwd[4096];
+    char *cmdline; /* NUL-separated */
+    size_t cmdline_len;
+    char *environ_; /* NUL-separated */
+    size_t environ_len;
+} proc_t;
+
+static char *slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    for (;;) {
+        if (n == cap) {
+            cap *= 2;
+            buf = realloc(buf, cap + 1);
+        }
+        ssize_t got = read(fd, buf + n, cap - n);
+        if (got <= 0)
+            break;
+        n += (size_t)got;
+    }
+    close(fd);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Read pid, command line, environment and working directory of the suite's
+ * registration-1.  Returns 0 or -1. */
+static int proc_read(proc_t *p, const char *home)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/run/registration-1.pid", home);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long pid = 0;
+    int got = fscanf(f, "%ld", &pid);
+    fclose(f);
+    if (got != 1 || pid <= 1 || kill((pid_t)pid, 0) != 0)
+        return -1;
+    p->pid = (pid_t)pid;
+    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
+    p->cmdline = slurp(path, &p->cmdline_len);
+    snprintf(path, sizeof path, "/proc/%ld/environ", pid);
+    p->environ_ = slurp(path, &p->environ_len);
+    snprintf(path, sizeof path, "/proc/%ld/exe", pid);
+    ssize_t n = readlink(path, p->exe, sizeof p->exe - 1);
+    p->exe[n > 0 ? n : 0] = '\0';
+    snprintf(path, sizeof path, "/proc/%ld/cwd", pid);
+    n = readlink(path, p->cwd, sizeof p->cwd - 1);
+    p->cwd[n > 0 ? n : 0] = '\0';
+    return p->cmdline && p->cmdline_len && p->environ_ ? 0 : -1;
+}
+
+/* Split a NUL-separated block into a NULL-terminated vector (pointing into it). */
+static char **split0(char *block, size_t len)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++)
+        count += block[i] == '\0';
+    char **v = calloc(count + 2, sizeof *v);
+    size_t k = 0;
+    for (size_t i = 0; i < len; i += strlen(block + i) + 1)
+        v[k++] = block + i;
+    v[k] = NULL;
+    return v;
+}
+
+/* Start the worker again as it was started: detached into its own session,
+ * logging to registration-1.log, its pid file rewritten.  Returns the pid or -1. */
+static pid_t proc_restart(proc_t *p, const char *home)
+{
+    char **argv = split0(p->cmdline, p->cmdline_len);
+    char **envp = split0(p->environ_, p->environ_len);
+    char exe[4200];
+    const char *deleted = strstr(p->exe, " (deleted)");
+    if (!p->exe[0] || deleted)
+        snprintf(exe, sizeof exe, "%s/samspil-registration", itest_env("SAMSPIL_BIN"));
+    else
+        snprintf(exe, sizeof exe, "%s", p->exe);
+    char log[4200];
+    snprintf(log, sizeof log, "%s/log/registration-1.log", home);
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        if (p->cwd[0] && chdir(p->cwd) != 0)
+            _exit(126);
+        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        int in = open("/dev/null", O_RDONLY);
+        if (out < 0 || in < 0)
+            _exit(126);
+        dup2(in, 0);
+        dup2(out, 1);
+        dup2(out, 2);
+        close_range(3, ~0U, 0);
+        execve(exe, argv, envp);
+        _exit(127);
+    }
+    free(argv);
+    free(envp);
+    if (pid < 0)
+        return -1;
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof path, "%s/run/registration-1.pid", home);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f) {
+        fprintf(f, "%ld\n", (long)pid);
+        fclose(f);
+        rename(tmp, path);
+    }
+    return pid;
+}
+
+/* ---------------------------------------------------------------- the storm */
+
+static void send_create(sp_client_t *client, int i)
+{
+    Samspil__V1__Actor a;
+    rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN, names[i]);
+    Samspil__V1__ActorCreate op = SAMSPIL__V1__ACTOR_CREATE__INIT;
+    op.actor = &a;
+    rc_req_t req = SAMSPIL__V1__REGISTRATION_REQUEST__INIT;
+    req.tenant = T;
+    req.idempotency_key = keys[i];
+    req.correlation_id = (uint64_t)i + 1;
+    req.op_case = SAMSPIL__V1__REGISTRATION_REQUEST__OP_ACTOR_CREATE;
+    req.actor_create = &op;
+    if (rc_send(client, &req) != 0)
+        fprintf(stderr, "itest: send %d failed\n", i);
+    slots[i].sent_at = rc_now_us();
+    slots[i].sends++;
+}
+
+/* Wait until mmi.status reports `want` registration workers.  Returns the
+ * last count seen. */
+static int wait_workers(sp_client_t *ctl, int want, int64_t timeout_us)
+{
+    int64_t deadline = rc_now_us() + timeout_us;
+    int n = -1;
+    do {
+        n = rc_service_workers(ctl, RC_SERVICE);
+        if (n == want)
+            return n;
+        usleep(200 * 1000);
+    } while (rc_now_us() < deadline);
+    return n;
+}
+
+int main(void)
+{
+    const char *home = itest_env("SAMSPIL_HOME");
+    sp_client_t *ctl = rc_client();    /* calls: setup, status, checks */
+    sp_client_t *client = rc_client(); /* the pipelined storm */
+    PGconn *db = rc_db_owner();
+
+    ITEST_CHECK(rc_tenant_ensure(ctl, T, "Aalborg Kommune") == 0, "tenant 851 exists");
+    int workers = wait_workers(ctl, 2, 10 * 1000000LL);
+    ITEST_CHECKF(workers == 2, "two registration workers before the kill", "%d", workers);
+
+    static proc_t victim;
+    int have_victim = proc_read(&victim, home) == 0;
+    ITEST_CHECKF(have_victim, "registration-1 pid, command line and environment read",
+                 "no live process from %s/run/registration-1.pid", home);
+
+    long long baseline = rc_db_count(db, T, "SELECT count(*) FROM registration.actors", 0, NULL);
+    for (int i = 0; i < TOTAL; i++) {
+        snprintf(names[i], sizeof names[i], "Kill %s %04d", rc_nonce(), i);
+        snprintf(keys[i], sizeof keys[i], "kill-%s-%04d", rc_nonce(), i);
+    }
+
+    int next = 0, in_flight = 0, acked = 0, errors = 0, resends = 0, stray = 0;
+    int in_flight_at_kill = -1;
+    bool killed = false;
+    int64_t start = rc_now_us(), killed_at = 0;
+    while (acked + errors < TOTAL && rc_now_us() - start < GIVE_UP_US) {
+        while (in_flight < WINDOW && next < TOTAL) {
+            send_create(client, next++);
+            in_flight++;
+        }
+        rc_reply_t *r = rc_recv(client, 100);
+        if (r) {
+            uint64_t cid = r->correlation_id;
+            if (cid < 1 || cid > TOTAL || slots[cid - 1].done) {
+                stray++; /* a duplicate answer to a resent request, or a broker error */
+            } else {
+                slot_t *s = &slots[cid - 1];
+                int code = rc_code(r);
+                if (code == SP_OK && r->actor && r->actor->id) {
+                    s->done = s->ok = true;
+                    snprintf(s->id, sizeof s->id, "%s", r->actor->id);
+                    acked++;
+                    in_flight--;
+                } else if (code == SP_UNAVAILABLE || code == SP_INTERNAL) {
+                    s->sent_at = rc_now_us() - RESEND_US + 200000; /* resend soon */
+                } else {
+                    fprintf(stderr, "itest: create %llu: %s\n", (unsigned long long)cid,
+                            rc_describe(r));
+                    s->done = true;
+                    errors++;
+                    in_flight--;
+                }
+            }
+            rc_free(&r);
+        }
+        if (!killed && have_victim && acked >= KILL_AFTER) {
+            in_flight_at_kill = in_flight;
+            kill(victim.pid, SIGKILL);
+            killed = true;
+            killed_at = rc_now_us();
+            fprintf(stderr,
+                    "itest: killed registration-1 (pid %ld) after %d replies, %d in flight\n",
+                    (long)victim.pid, acked, in_flight);
+        }
+        int64_t now = rc_now_us();
+        for (int i = 0; i < next; i++) {
+            if (!slots[i].done && now - slots[i].sent_at > RESEND_US) {
+                send_create(client, i);
+                resends++;
+            }
+        }
+    }
+    int64_t elapsed_ms = (rc_now_us() - start) / 1000;
+    fprintf(stderr,
+            "itest: %d acknowledged, %d errors, %d resends, %d stray replies in %lld ms (kill at "
+            "%lld ms)\n",
+            acked, errors, resends, stray, (long long)elapsed_ms,
+            killed ? (long long)((killed_at - start) / 1000) : -1LL);
+    ITEST_CHECKF(killed && in_flight_at_kill > 0, "registration-1 killed with requests in flight",
+                 "killed %d, in flight %d", killed, in_flight_at_kill);
+    ITEST_CHECKF(acked == TOTAL, "all 1000 creates acknowledged after client retries",
+                 "%d acknowledged, %d errors", acked, errors);
+
+    /* behind the service: every acknowledged create exactly once, with its id */
+    char pattern[96];
+    snprintf(pattern, sizeof pattern, "Kill %s %%", rc_nonce());
+    const char *params[] = {pattern};
+    PGresult *res = rc_db_query(db, T,
+                                "SELECT name, count(*), min(id::text), max(id::text) "
+                                "FROM registration.actors WHERE name LIKE $1 GROUP BY name",
+                                1, params);
+    int rows = res ? PQntuples(res) : 0;
+    int dup = 0, mismatch = 0, missing = 0;
+    static bool seen[TOTAL];
+    for (int i = 0; i < rows; i++) {
+        const char *name = PQgetvalue(res, i, 0);
+        const char *num = strrchr(name, ' ');
+        int idx = num ? atoi(num + 1) : -1;
+        if (idx < 0 || idx >= TOTAL)
+            continue;
+        seen[idx] = true;
+        if (strcmp(PQgetvalue(res, i, 1), "1") != 0)
+            dup++;
+        if (slots[idx].ok && strcmp(PQgetvalue(res, i, 2), slots[idx].id) != 0)
+            mismatch++;
+    }
+    PQclear(res);
+    for (int i = 0; i < TOTAL; i++)
+        if (slots[i].ok && !seen[i])
+            missing++;
+    ITEST_CHECKF(missing == 0, "every acknowledged create is present", "%d missing", missing);
+    ITEST_CHECKF(dup == 0 && rows == TOTAL, "every create is present exactly once",
+                 "%d names with duplicates, %d names", dup, rows);
+    ITEST_CHECKF(mismatch == 0, "every reply's id is the stored row's id", "%d mismatches",
+                 mismatch);
+    long long total = rc_db_count(db, T, "SELECT count(*) FROM registration.actors", 0, NULL);
+    ITEST_CHECKF(total - baseline == TOTAL, "the tenant holds exactly 1000 new actors", "%lld new",
+                 total - baseline);
+
+    /* the suite again has two workers */
+    if (have_victim) {
+        int w = wait_workers(ctl, 1, 10 * 1000000LL);
+        ITEST_CHECKF(w == 1, "the broker dropped the killed worker", "%d workers", w);
+        int status = 0;
+        waitpid(victim.pid, &status, WNOHANG); /* not our child: harmless */
+        pid_t pid = proc_restart(&victim, home);
+        ITEST_CHECKF(pid > 0, "registration-1 restarted", "fork failed");
+        w = wait_workers(ctl, 2, 30 * 1000000LL);
+        ITEST_CHECKF(w == 2, "mmi.status shows two registration workers again", "%d workers", w);
+    }
+    free(victim.cmdline);
+    free(victim.environ_);
+
+    /* and the service still answers */
+    Samspil__V1__Actor a;
+    char name[96];
+    snprintf(name, sizeof name, "After Kill %s", rc_nonce());
+    rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN, name);
+    rc_reply_t *r = rc_actor_create(ctl, T, NULL, &a);
+    ITEST_CHECKF(rc_is(r, SAMSPIL__V1__REGISTRATION_REPLY__RESULT_ACTOR),
+                 "creates succeed after the restart", "%s", rc_describe(r));
+    rc_free(&r);
+
+    PQfinish(db);
+    sp_client_destroy(&client);
+    sp_client_destroy(&ctl);
+    return itest_done();
+}
