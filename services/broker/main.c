@@ -30,6 +30,14 @@
 #define DROP_LOG_PER_SECOND 20    /* malformed-message warnings, then a count */
 #define SPARE_MESSAGES 256        /* freed message buffers kept for reuse */
 
+/* Frame positions in received messages (the ROUTER prepends the identity):
+ *   client request: identity | "" | MDPC01 | service | body...
+ *   worker reply:   identity | "" | SPW01 | 0x03 | request-id | "" | body... */
+#define AT_IDENTITY 0
+#define AT_SERVICE 3
+#define AT_REQUEST_BODY 4
+#define AT_REPLY_BODY 6
+
 /* A client request held by the core: the whole received message
  * (identity | "" | MDPC01 | service | body...) and its principal. */
 typedef struct broker_request {
@@ -182,7 +190,7 @@ static int s_send_request(void *arg, sp_frame_t worker, uint64_t id, void *paylo
     }
     /* body frames: shared, not copied (zmq_msg_copy counts references), so
      * the request can be sent again if this worker dies */
-    for (size_t i = 3; i < req->msg.count; i++) {
+    for (size_t i = AT_REQUEST_BODY; i < req->msg.count; i++) {
         zmq_msg_t part;
         zmq_msg_init(&part);
         zmq_msg_copy(&part, &req->msg.frames[i]);
@@ -205,10 +213,10 @@ static void s_send_command(void *arg, sp_frame_t worker, int command)
 /* Reply to a client: identity | "" | MDPC01 | service | body. */
 static void s_send_client(broker_t *self, broker_request_t *req, const void *body, size_t size)
 {
-    sp_frame_t frames[] = {sp_zmsg_frame(&req->msg, 0),
+    sp_frame_t frames[] = {sp_zmsg_frame(&req->msg, AT_IDENTITY),
                            {"", 0},
                            sp_frame_str(SP_MDP_CLIENT),
-                           sp_zmsg_frame(&req->msg, 3),
+                           sp_zmsg_frame(&req->msg, AT_SERVICE),
                            {body ? body : "", size}};
     if (sp_zsend(self->socket, frames, 5, ZMQ_DONTWAIT) < 0)
         s_send_failed("reply", frames[0]);
@@ -219,10 +227,11 @@ static void s_send_error(void *arg, void *payload, sp_error_code_t code, const c
     broker_t *self = arg;
     broker_request_t *req = payload;
     char service[SP_MDP_MAX_SERVICE_NAME + 1];
-    sp_log_debug(
-        "answering a request with an error",
-        SP_LOG_STR("service", s_name(sp_zmsg_frame(&req->msg, 3), service, sizeof service)),
-        SP_LOG_STR("code", sp_error_code_name(code)), SP_LOG_STR("error", message), SP_LOG_END);
+    sp_log_debug("answering a request with an error",
+                 SP_LOG_STR("service",
+                            s_name(sp_zmsg_frame(&req->msg, AT_SERVICE), service, sizeof service)),
+                 SP_LOG_STR("code", sp_error_code_name(code)), SP_LOG_STR("error", message),
+                 SP_LOG_END);
     broker_mmi_error_reply(code, message, &self->scratch);
     s_send_client(self, req, self->scratch.data, self->scratch.len);
 }
@@ -305,7 +314,7 @@ static void s_on_worker(broker_t *self, broker_request_t *msg, const sp_frame_t 
                         SP_LOG_STR("worker", s_hex(worker, hex, sizeof hex)),
                         SP_LOG_INT("credit", cmd.credit), SP_LOG_END);
         else
-            sp_log_warn("refused READY",
+            sp_log_warn("READY refused; sent DISCONNECT",
                         SP_LOG_STR("service", s_name(cmd.service, name, sizeof name)),
                         SP_LOG_STR("worker", s_hex(worker, hex, sizeof hex)), SP_LOG_END);
         break;
@@ -325,11 +334,12 @@ static void s_on_worker(broker_t *self, broker_request_t *msg, const sp_frame_t 
         if (rc == BROKER_CORE_OK) {
             broker_request_t *req = payload;
             /* client identity | "" | MDPC01 | service, then the reply body moved over */
-            sp_frame_t head[] = {sp_zmsg_frame(&req->msg, 0),
+            sp_frame_t head[] = {sp_zmsg_frame(&req->msg, AT_IDENTITY),
                                  {"", 0},
                                  sp_frame_str(SP_MDP_CLIENT),
-                                 sp_zmsg_frame(&req->msg, 3)};
-            if (sp_zsend_with_tail(self->socket, head, 4, &msg->msg, 6, ZMQ_DONTWAIT) < 0)
+                                 sp_zmsg_frame(&req->msg, AT_SERVICE)};
+            if (sp_zsend_with_tail(self->socket, head, 4, &msg->msg, AT_REPLY_BODY, ZMQ_DONTWAIT) <
+                0)
                 s_send_failed("reply", head[0]);
             s_request_free(self, req);
         } else if (rc == BROKER_CORE_UNKNOWN_REQUEST) {
