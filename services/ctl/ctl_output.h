@@ -1,0 +1,54 @@
+/*
+ * ctl_output.h - how samspilctl shows replies: JSON documents (through
+ * sp_pbjson) and the text forms (an id alone, "field: value" lines, one
+ * line per list item, the broker's service table, error lines).  Pure:
+ * everything is appended to an sp_buf_t the caller writes out.
+ */
+#ifndef CTL_OUTPUT_H
+#define CTL_OUTPUT_H
+
+#include "samspil/v1/broker.pb-c.h"
+#include "samspil/v1/registration.pb-c.h"
+#include "sp_buf.h"
+#include "sp_pbjson.h"
+
+#include <stddef.h>
+
+/* The JSON style of the CLI: .proto field names, short enum words, every
+ * field (defaults included), indented. */
+#define CTL_JSON_FLAGS                                                                             \
+    (SP_PBJSON_PROTO_NAMES | SP_PBJSON_SHORT_ENUMS | SP_PBJSON_EMIT_DEFAULTS | SP_PBJSON_PRETTY)
+
+/* `msg` as one JSON document, newline-terminated. */
+void ctl_output_json(sp_buf_t *out, const ProtobufCMessage *msg);
+
+/* {"items": [...], "next": "..."} for `n` items; `next` NULL prints "". */
+void ctl_output_list_json(sp_buf_t *out, ProtobufCMessage *const *items, size_t n,
+                          const char *next);
+
+/* The entity's id ("code" for a tenant) and a newline. */
+void ctl_output_id(sp_buf_t *out, const ProtobufCMessage *entity);
+
+/* One "field: value" line per field that is set; repeated scalars joined by
+ * ", ", each element of a repeated message on its own line. */
+void ctl_output_fields(sp_buf_t *out, const ProtobufCMessage *entity);
+
+/* One line per item: the id, then the type's key columns, aligned, the
+ * free-text column (a name) last; "-" for an empty cell. */
+void ctl_output_list_text(sp_buf_t *out, ProtobufCMessage *const *items, size_t n);
+
+/* SERVICE WORKERS CREDIT IN-FLIGHT QUEUED table, then the development-mode
+ * notice when the broker runs without authentication. */
+void ctl_output_status_text(sp_buf_t *out, const Samspil__V1__BrokerStatus *status);
+
+/* "samspilctl: <code>: <message> (field <field>)" and a newline. */
+void ctl_output_error(sp_buf_t *out, const Samspil__V1__Error *err);
+
+/* The message set in the reply's `result` oneof, or NULL. */
+const ProtobufCMessage *ctl_reply_result(const Samspil__V1__RegistrationReply *reply);
+
+/* A page message's (TenantPage, ActorPage, ...) items and `next` cursor. */
+size_t ctl_page_items(const ProtobufCMessage *page, ProtobufCMessage *const **items);
+const char *ctl_page_next(const ProtobufCMessage *page);
+
+#endif
