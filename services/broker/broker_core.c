@@ -672,8 +672,9 @@ void broker_core_tick(broker_core_t *self, uint64_t now)
         if (now - w->last_seen > expiry) {
             s_worker_drop(self, w, now, true, "expired");
         } else if (now - w->last_heartbeat >= interval) {
-            self->ops.send_command(self->arg, s_worker_identity(w), SP_MDPW_HEARTBEAT);
             w->last_heartbeat = now;
+            if (self->ops.send_command(self->arg, s_worker_identity(w), SP_MDPW_HEARTBEAT) < 0)
+                s_worker_drop(self, w, now, false, "unreachable"); /* its connection is gone */
         }
     }
     for (bc_service_t *s = self->first_service, *next; s; s = next) {

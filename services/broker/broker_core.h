@@ -42,8 +42,10 @@ typedef struct {
      * not be sent: the core then forgets that worker and requeues the
      * request without counting an attempt. */
     int (*send_request)(void *arg, sp_frame_t worker, uint64_t id, void *payload);
-    /* Send the bodyless command SP_MDPW_HEARTBEAT or SP_MDPW_DISCONNECT. */
-    void (*send_command)(void *arg, sp_frame_t worker, int command);
+    /* Send the bodyless command SP_MDPW_HEARTBEAT or SP_MDPW_DISCONNECT.
+     * Return 0, or -1 if the worker can't be reached (after a failed
+     * HEARTBEAT the core drops the worker at once). */
+    int (*send_command)(void *arg, sp_frame_t worker, int command);
     /* Answer the client of `payload` with an error the broker produced
      * (`message` is lower-case, no trailing period).  The core releases the
      * payload afterwards. */

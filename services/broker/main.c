@@ -201,13 +201,15 @@ static int s_send_request(void *arg, sp_frame_t worker, uint64_t id, void *paylo
     return 0;
 }
 
-static void s_send_command(void *arg, sp_frame_t worker, int command)
+static int s_send_command(void *arg, sp_frame_t worker, int command)
 {
     broker_t *self = arg;
     const uint8_t byte = (uint8_t)command;
     sp_frame_t frames[] = {worker, {"", 0}, sp_frame_str(SP_MDP_WORKER), {&byte, 1}};
-    if (sp_zsend(self->socket, frames, 4, ZMQ_DONTWAIT) < 0)
-        s_send_failed(command == SP_MDPW_HEARTBEAT ? "heartbeat" : "disconnect", worker);
+    if (sp_zsend(self->socket, frames, 4, ZMQ_DONTWAIT) == 0)
+        return 0;
+    s_send_failed(command == SP_MDPW_HEARTBEAT ? "heartbeat" : "disconnect", worker);
+    return -1;
 }
 
 /* Reply to a client: identity | "" | MDPC01 | service | body. */

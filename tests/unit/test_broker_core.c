@@ -76,13 +76,14 @@ static int s_send_request(void *arg, sp_frame_t worker, uint64_t id, void *paylo
     return 0;
 }
 
-static void s_send_command(void *arg, sp_frame_t worker, int command)
+static int s_send_command(void *arg, sp_frame_t worker, int command)
 {
     record_t *rec = arg;
     assert_true(rec->ncommands < MAX_EVENTS);
     command_t *c = &rec->commands[rec->ncommands++];
     s_copy_name(c->worker, worker);
     c->command = command;
+    return rec->unreachable && sp_frame_equals(worker, rec->unreachable) ? -1 : 0;
 }
 
 static void s_send_error(void *arg, void *payload, sp_error_code_t code, const char *message)
@@ -499,6 +500,22 @@ static void test_send_failure_drops_worker(void **state)
     assert_int_equal(fx->rec->nerrors, 0);
 }
 
+static void test_heartbeat_failure_drops_worker(void **state)
+{
+    fixture_t *fx = *state;
+    s_ready(fx, "w1", "svc", 1, 0);
+    s_ready(fx, "w2", "svc", 1, 0);
+    s_request(fx, "svc", 1, 0);
+    assert_string_equal(fx->rec->sent[0].worker, "w1");
+    broker_core_heartbeat(fx->core, F("w2"), HB);
+    fx->rec->unreachable = "w1";
+    broker_core_tick(fx->core, HB); /* the HEARTBEAT to w1 fails: gone before expiry */
+    assert_int_equal(broker_core_worker_count(fx->core), 1);
+    assert_int_equal(fx->rec->nsent, 2);
+    assert_string_equal(fx->rec->sent[1].worker, "w2");
+    assert_int_equal(fx->rec->sent[1].tag, 1);
+}
+
 static void test_queue_full(void **state)
 {
     fixture_t *fx = *state; /* max_queue is 10 */
@@ -621,6 +638,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_heartbeats_sent, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_worker_disconnect_drains, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_send_failure_drops_worker, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat_failure_drops_worker, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_shutdown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_stats, s_setup, s_teardown),
