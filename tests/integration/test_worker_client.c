@@ -4,6 +4,7 @@
  * endpoint of its own (home $SAMSPIL_HOME/itest-wc-<pid>, heartbeat 200 ms):
  * round trips, pipelining, a stopped worker dropped, a killed worker's
  * requests requeued, workers surviving a broker restart, SIGTERM exit 0.
+ * The home is removed after a clean run unless SAMSPIL_ITEST_KEEP is set.
  */
 #include "itest.h"
 #pragma GCC diagnostic push
@@ -11,12 +12,16 @@
 #include "sp_client.h"
 #pragma GCC diagnostic pop
 #include "samspil/v1/broker.pb-c.h"
+#include "sp_log.h"
+#include "sp_worker.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +31,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
+#include <zmq.h>
 
 #define HEARTBEAT_MS "200"
 #define PIPELINED 200
@@ -151,8 +158,8 @@ static sp_client_t *s_client(int timeout_ms, int retries)
     return client;
 }
 
-/* Echo workers (and in-flight count) the broker reports, or -1. */
-static int s_echo_workers(unsigned *in_flight)
+/* Workers (and in-flight count) the broker reports for `service`, or -1. */
+static int s_service_workers(const char *service, unsigned *in_flight)
 {
     sp_client_t *client = s_client(1000, 0);
     uint8_t *reply = NULL;
@@ -163,7 +170,7 @@ static int s_echo_workers(unsigned *in_flight)
         if (status) {
             workers = 0;
             for (size_t i = 0; i < status->n_services; i++) {
-                if (strcmp(status->services[i]->name, "samspil.echo") == 0) {
+                if (strcmp(status->services[i]->name, service) == 0) {
                     workers = (int)status->services[i]->workers;
                     if (in_flight)
                         *in_flight = status->services[i]->in_flight;
@@ -175,6 +182,11 @@ static int s_echo_workers(unsigned *in_flight)
     }
     sp_client_destroy(&client);
     return workers;
+}
+
+static int s_echo_workers(unsigned *in_flight)
+{
+    return s_service_workers("samspil.echo", in_flight);
 }
 
 /* Wait until the broker reports `want` echo workers.  Returns the ms it took, or -1. */
@@ -289,6 +301,163 @@ static int s_pipeline_collect(sp_client_t *client, uint64_t first, int count, in
     return answered;
 }
 
+/* --- an in-process worker whose handler answers later (from a timer) --- */
+
+#define SLOW_SERVICE "samspil.itest-slow"
+#define SLOW_CREDIT 4
+#define SLOW_DELAY_MS 300
+
+typedef struct {
+    uv_loop_t loop;
+    uv_async_t stop;
+    void *ctx;
+    sp_worker_t *worker;
+    pthread_t thread;
+    atomic_int handled;
+    atomic_int principal_ok;  /* every request carried the dev operator principal */
+    atomic_int max_in_flight; /* seen by the handler */
+    atomic_llong stopped_at;  /* monotonic ms when done() was called, 0 before */
+} s_slow_t;
+
+static void s_slow_timer_closed(uv_handle_t *handle)
+{
+    free(handle);
+}
+
+static void s_slow_answer(uv_timer_t *timer)
+{
+    sp_request_t *request = timer->data;
+    size_t len;
+    const uint8_t *body = sp_request_body(request, &len);
+    uint8_t copy[64];
+    if (len > sizeof copy)
+        len = sizeof copy;
+    memcpy(copy, body, len);
+    sp_request_reply(&request, copy, len);
+    uv_close((uv_handle_t *)timer, s_slow_timer_closed);
+}
+
+static void s_slow_handle(sp_request_t *request, void *arg)
+{
+    s_slow_t *slow = arg;
+    const Samspil__V1__Principal *principal = sp_request_principal(request);
+    if (!principal || !principal->all_tenants ||
+        principal->role != SAMSPIL__V1__ROLE__ROLE_OPERATOR)
+        atomic_store(&slow->principal_ok, 0);
+    atomic_fetch_add(&slow->handled, 1);
+    int in_flight = (int)sp_worker_in_flight(slow->worker);
+    if (in_flight > atomic_load(&slow->max_in_flight))
+        atomic_store(&slow->max_in_flight, in_flight);
+    uv_timer_t *timer = malloc(sizeof *timer);
+    if (!timer)
+        abort();
+    uv_timer_init(&slow->loop, timer);
+    timer->data = request;
+    uv_timer_start(timer, s_slow_answer, SLOW_DELAY_MS, 0);
+}
+
+static void s_slow_stopped(void *arg)
+{
+    s_slow_t *slow = arg;
+    atomic_store(&slow->stopped_at, (long long)s_now_ms());
+    uv_close((uv_handle_t *)&slow->stop, NULL);
+    sp_worker_destroy(&slow->worker);
+}
+
+static void s_slow_on_stop(uv_async_t *async)
+{
+    s_slow_t *slow = async->data;
+    sp_worker_stop(slow->worker, 5000, s_slow_stopped, slow);
+}
+
+static void *s_slow_thread(void *arg)
+{
+    s_slow_t *slow = arg;
+    uv_run(&slow->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+/* Start the worker on its own loop and thread (the socket stays on that thread). */
+static int s_slow_start(s_slow_t *slow)
+{
+    memset(slow, 0, sizeof *slow);
+    atomic_store(&slow->principal_ok, 1);
+    uv_loop_init(&slow->loop);
+    uv_async_init(&slow->loop, &slow->stop, s_slow_on_stop);
+    slow->stop.data = slow;
+    slow->ctx = zmq_ctx_new();
+    sp_worker_config_t config = {
+        .endpoint = s_endpoint,
+        .service = SLOW_SERVICE,
+        .credit = SLOW_CREDIT,
+        .heartbeat_ms = atoi(HEARTBEAT_MS),
+        .handler = s_slow_handle,
+        .handler_arg = slow,
+    };
+    slow->worker = sp_worker_new(&slow->loop, slow->ctx, &config);
+    if (!slow->worker || sp_worker_start(slow->worker) < 0)
+        return -1;
+    return pthread_create(&slow->thread, NULL, s_slow_thread, slow) == 0 ? 0 : -1;
+}
+
+static void s_slow_join(s_slow_t *slow)
+{
+    pthread_join(slow->thread, NULL);
+    uv_loop_close(&slow->loop);
+    zmq_ctx_term(slow->ctx);
+}
+
+/* Requests in flight when the worker is told to stop are still answered,
+ * the stop completes right after the last reply, and the broker then
+ * forgets the worker. */
+static void s_test_graceful_stop(void)
+{
+    s_slow_t slow;
+    if (!ITEST_CHECK(s_slow_start(&slow) == 0, "in-process worker with async replies starts"))
+        return;
+    int64_t start = s_now_ms();
+    int workers = 0;
+    while ((workers = s_service_workers(SLOW_SERVICE, NULL)) != 1 && s_now_ms() - start < 5000)
+        s_sleep_ms(20);
+    ITEST_CHECKF(workers == 1, "in-process worker registers", "workers %d", workers);
+
+    sp_client_t *client = s_client(3000, 0);
+    char body[SLOW_CREDIT][24];
+    for (int i = 0; i < SLOW_CREDIT; i++) {
+        snprintf(body[i], sizeof body[i], "slow-%d", i);
+        sp_client_send(client, SLOW_SERVICE, body[i], strlen(body[i]));
+    }
+    while (atomic_load(&slow.handled) < SLOW_CREDIT && s_now_ms() - start < 5000)
+        s_sleep_ms(5);
+    int64_t stop_at = s_now_ms();
+    uv_async_send(&slow.stop);
+    int answered = 0;
+    for (int i = 0; i < SLOW_CREDIT; i++) {
+        uint8_t *reply = NULL;
+        size_t len = 0;
+        if (sp_client_recv(client, 3000, &reply, &len) < 0)
+            break;
+        for (int k = 0; k < SLOW_CREDIT; k++)
+            if (len == strlen(body[k]) && memcmp(reply, body[k], len) == 0)
+                answered++;
+        free(reply);
+    }
+    s_slow_join(&slow);
+    long long stopped = atomic_load(&slow.stopped_at) - stop_at;
+    ITEST_CHECKF(answered == SLOW_CREDIT && atomic_load(&slow.max_in_flight) == SLOW_CREDIT,
+                 "requests in flight at stop are answered (async replies)",
+                 "answered %d of %d, max in flight %d", answered, SLOW_CREDIT,
+                 atomic_load(&slow.max_in_flight));
+    ITEST_CHECKF(atomic_load(&slow.stopped_at) > 0 && stopped < SLOW_DELAY_MS + 1000,
+                 "stop completes right after the last reply", "took %lld ms", stopped);
+    printf("# graceful stop with %d in flight took %lld ms (replies due after %d ms)\n",
+           SLOW_CREDIT, stopped, SLOW_DELAY_MS);
+    ITEST_CHECK(atomic_load(&slow.principal_ok), "requests carry the broker's principal");
+    workers = s_service_workers(SLOW_SERVICE, NULL);
+    ITEST_CHECKF(workers <= 0, "broker forgets the stopped worker", "workers %d", workers);
+    sp_client_destroy(&client);
+}
+
 static void s_setup(void)
 {
     const char *base = itest_env("SAMSPIL_HOME");
@@ -317,6 +486,8 @@ static void s_setup(void)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
+    sp_log_init("itest-wc");
+    sp_log_set_level(SP_LOG_WARN); /* the in-process worker's info lines are noise here */
     s_setup();
     pid_t broker = s_spawn("samspil-broker", "broker");
     pid_t echo_a = s_spawn("samspil-echo", "echo-a");
@@ -442,6 +613,8 @@ int main(void)
     ITEST_CHECKF(ok == 20, "the old client works with the new broker", "%d of 20", ok);
     sp_client_destroy(&client);
 
+    s_test_graceful_stop();
+
     /* SIGTERM: graceful exit 0 */
     int status = s_stop(echo_b, SIGTERM, 7000);
     ITEST_CHECKF(status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
@@ -459,7 +632,8 @@ done:
         s_stop(echo_b, SIGKILL, 2000);
     s_stop(broker, SIGTERM, 5000);
     s_cleanup_children();
-    if (itest_failed_count == 0)
+    const char *keep = getenv("SAMSPIL_ITEST_KEEP");
+    if (itest_failed_count == 0 && !(keep && *keep))
         nftw(s_home, s_rm, 16, FTW_DEPTH | FTW_PHYS);
     else
         printf("# logs kept in %s/log\n", s_home);
