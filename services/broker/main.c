@@ -229,11 +229,12 @@ static void s_send_error(void *arg, void *payload, sp_error_code_t code, const c
     broker_t *self = arg;
     broker_request_t *req = payload;
     char service[SP_MDP_MAX_SERVICE_NAME + 1];
-    sp_log_debug("answering a request with an error",
-                 SP_LOG_STR("service",
-                            s_name(sp_zmsg_frame(&req->msg, AT_SERVICE), service, sizeof service)),
-                 SP_LOG_STR("code", sp_error_code_name(code)), SP_LOG_STR("error", message),
-                 SP_LOG_END);
+    /* a missing worker is routine (debug); a poison request or a full queue is not */
+    bool routine = strncmp(message, "no worker", 9) == 0 || self->stopping;
+    sp_log(routine ? SP_LOG_DEBUG : SP_LOG_WARN, "answering a request with an error",
+           SP_LOG_STR("service",
+                      s_name(sp_zmsg_frame(&req->msg, AT_SERVICE), service, sizeof service)),
+           SP_LOG_STR("code", sp_error_code_name(code)), SP_LOG_STR("error", message), SP_LOG_END);
     broker_mmi_error_reply(code, message, &self->scratch);
     s_send_client(self, req, self->scratch.data, self->scratch.len);
 }
