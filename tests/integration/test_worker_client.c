@@ -92,7 +92,8 @@ static pid_t s_spawn(const char *program, const char *name)
         }
         setenv("SAMSPIL_HOME", s_home, 1);
         setenv("SAMSPIL_BROKER", s_endpoint, 1);
-        setenv("SAMSPIL_BROKER_BIND", s_endpoint, 1);
+        if (strncmp(s_endpoint, "ipc://", 6) != 0) /* else the broker's default is ours */
+            setenv("SAMSPIL_BROKER_BIND", s_endpoint, 1);
         setenv("SAMSPIL_HEARTBEAT_MS", HEARTBEAT_MS, 1);
         setenv("SAMSPIL_LOG_LEVEL", "debug", 1);
         char *argv[] = {path, NULL};
@@ -144,6 +145,31 @@ static int s_rm(const char *path, const struct stat *st, int flag, struct FTW *f
     (void)flag;
     (void)ftw;
     return remove(path);
+}
+
+/* Sanitizer reports (ASan, UBSan, LSan) in the logs of our processes:
+ * tests/run-tests.sh scans only the suite's own logs. */
+static int s_sanitizer_reports(void)
+{
+    static const char *const names[] = {"broker", "echo-a", "echo-b", "echo-c"};
+    static const char *const markers[] = {"ERROR: AddressSanitizer",
+                                          "runtime error:", "ERROR: LeakSanitizer"};
+    int reports = 0;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char path[PATH_MAX + 160], line[4096];
+        snprintf(path, sizeof path, "%s/log/%s.log", s_home, names[i]);
+        FILE *log = fopen(path, "r");
+        if (!log)
+            continue;
+        while (fgets(line, sizeof line, log))
+            for (size_t k = 0; k < sizeof markers / sizeof markers[0]; k++)
+                if (strstr(line, markers[k])) {
+                    printf("# sanitizer report in %s: %s", path, line);
+                    reports++;
+                }
+        fclose(log);
+    }
+    return reports;
 }
 
 static sp_client_t *s_client(int timeout_ms, int retries)
@@ -630,8 +656,13 @@ done:
         s_stop(echo_a, SIGKILL, 2000);
     if (echo_b > 0)
         s_stop(echo_b, SIGKILL, 2000);
-    s_stop(broker, SIGTERM, 5000);
+    int broker_status = s_stop(broker, SIGTERM, 5000);
+    ITEST_CHECKF(broker_status >= 0 && WIFEXITED(broker_status) && WEXITSTATUS(broker_status) == 0,
+                 "broker exits 0 on SIGTERM", "status %d", broker_status);
     s_cleanup_children();
+    int reports = s_sanitizer_reports();
+    ITEST_CHECKF(reports == 0, "no sanitizer report in the logs of the processes started here",
+                 "%d report(s) in %s/log", reports, s_home);
     const char *keep = getenv("SAMSPIL_ITEST_KEEP");
     if (itest_failed_count == 0 && !(keep && *keep))
         nftw(s_home, s_rm, 16, FTW_DEPTH | FTW_PHYS);
