@@ -1,0 +1,252 @@
+/*
+ * test_ctl_output.c - unit tests of samspilctl's output forms
+ * (services/ctl/ctl_output.c): exact text and JSON for replies.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../../services/ctl/ctl_output.h"
+
+#include <string.h>
+
+static sp_buf_t s_out;
+
+static int s_setup(void **state)
+{
+    (void)state;
+    sp_buf_init(&s_out);
+    return 0;
+}
+
+static int s_teardown(void **state)
+{
+    (void)state;
+    sp_buf_free(&s_out);
+    return 0;
+}
+
+static void s_expect(const char *want)
+{
+    const char *got = s_out.data ? s_out.data : "";
+    if (strcmp(got, want) != 0)
+        print_error("want:\n%s\ngot:\n%s\n", want, got);
+    assert_string_equal(got, want);
+    sp_buf_reset(&s_out);
+}
+
+static void test_id(void **state)
+{
+    (void)state;
+    Samspil__V1__Actor a = SAMSPIL__V1__ACTOR__INIT;
+    a.id = "0b5e6a0e-8f0a-4a57-9d1c-6a1f0e2b7c11";
+    a.name = "Jens";
+    ctl_output_id(&s_out, &a.base);
+    s_expect("0b5e6a0e-8f0a-4a57-9d1c-6a1f0e2b7c11\n");
+    Samspil__V1__Tenant t = SAMSPIL__V1__TENANT__INIT;
+    t.code = "751";
+    t.name = "Aarhus Kommune";
+    ctl_output_id(&s_out, &t.base);
+    s_expect("751\n");
+}
+
+static void test_fields(void **state)
+{
+    (void)state;
+    Samspil__V1__Actor a = SAMSPIL__V1__ACTOR__INIT;
+    a.id = "a-1";
+    a.kind = SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN;
+    a.name = "Jens\x1b[31m Hansen"; /* a terminal escape in stored data is defused */
+    char *interests[] = {"skole", "idraet"};
+    a.interests = interests;
+    a.n_interests = 2;
+    Samspil__V1__ContactPoint c1 = SAMSPIL__V1__CONTACT_POINT__INIT, c2 = c1;
+    c1.kind = SAMSPIL__V1__CONTACT_KIND__CONTACT_KIND_EMAIL;
+    c1.value = "j@example.org";
+    c2.kind = SAMSPIL__V1__CONTACT_KIND__CONTACT_KIND_PHONE;
+    c2.value = "20304050";
+    c2.preferred = 1;
+    Samspil__V1__ContactPoint *cps[] = {&c1, &c2};
+    a.contact_points = cps;
+    a.n_contact_points = 2;
+    a.vulnerable = 1;
+    a.created_at = "2026-01-02T03:04:05Z";
+    ctl_output_fields(&s_out, &a.base);
+    s_expect("id: a-1\n"
+             "kind: citizen\n"
+             "name: Jens?[31m Hansen\n"
+             "interests: skole, idraet\n"
+             "contact_points: email j@example.org\n"
+             "contact_points: phone 20304050 preferred\n"
+             "vulnerable: true\n"
+             "created_at: 2026-01-02T03:04:05Z\n");
+
+    Samspil__V1__Membership m = SAMSPIL__V1__MEMBERSHIP__INIT;
+    Samspil__V1__MemberRole roles[] = {SAMSPIL__V1__MEMBER_ROLE__MEMBER_ROLE_RECIPIENT,
+                                       SAMSPIL__V1__MEMBER_ROLE__MEMBER_ROLE_NEEDS_SUPPORT};
+    m.id = "m-1";
+    m.roles = roles;
+    m.n_roles = 2;
+    m.knowledge_basis = SAMSPIL__V1__KNOWLEDGE_BASIS__KNOWLEDGE_BASIS_EXPERIENTIAL;
+    m.joined_on = "2026-02-01";
+    ctl_output_fields(&s_out, &m.base);
+    s_expect("id: m-1\n"
+             "roles: recipient, needs_support\n"
+             "knowledge_basis: experiential\n"
+             "joined_on: 2026-02-01\n");
+}
+
+static void test_list_text(void **state)
+{
+    (void)state;
+    Samspil__V1__Actor a1 = SAMSPIL__V1__ACTOR__INIT, a2 = a1;
+    a1.id = "id-1";
+    a1.kind = SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_ORGANISATION;
+    a1.name = "Boligforeningen Æblehaven";
+    a2.id = "id-22";
+    a2.kind = SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN;
+    a2.name = "Jens";
+    ProtobufCMessage *items[] = {&a1.base, &a2.base};
+    ctl_output_list_text(&s_out, items, 2);
+    s_expect("id-1   organisation  Boligforeningen Æblehaven\n"
+             "id-22  citizen       Jens\n");
+    ctl_output_list_text(&s_out, items, 0);
+    s_expect("");
+
+    /* empty cells print "-"; repeated cells join with ","; width counts characters */
+    Samspil__V1__Membership m = SAMSPIL__V1__MEMBERSHIP__INIT;
+    Samspil__V1__MemberRole roles[] = {SAMSPIL__V1__MEMBER_ROLE__MEMBER_ROLE_INITIATOR,
+                                       SAMSPIL__V1__MEMBER_ROLE__MEMBER_ROLE_ACTIVE};
+    m.id = "m";
+    m.partnership_id = "p";
+    m.actor_id = "a";
+    m.roles = roles;
+    m.n_roles = 2;
+    m.knowledge_basis = SAMSPIL__V1__KNOWLEDGE_BASIS__KNOWLEDGE_BASIS_BOTH;
+    m.joined_on = "2026-02-01";
+    ProtobufCMessage *ms[] = {&m.base};
+    ctl_output_list_text(&s_out, ms, 1);
+    s_expect("m  p  a  both  2026-02-01  -  initiator,active\n");
+
+    Samspil__V1__Tenant t1 = SAMSPIL__V1__TENANT__INIT, t2 = t1;
+    t1.code = "751";
+    t1.name = "Aarhus Kommune";
+    t2.code = "101";
+    t2.name = "Københavns Kommune";
+    ProtobufCMessage *ts[] = {&t1.base, &t2.base};
+    ctl_output_list_text(&s_out, ts, 2);
+    s_expect("751  Aarhus Kommune\n101  Københavns Kommune\n");
+}
+
+static void test_list_json(void **state)
+{
+    (void)state;
+    Samspil__V1__Tenant t1 = SAMSPIL__V1__TENANT__INIT;
+    t1.code = "751";
+    t1.name = "Aarhus Kommune";
+    ProtobufCMessage *ts[] = {&t1.base};
+    ctl_output_list_json(&s_out, ts, 1, "c2");
+    s_expect("{\n"
+             "  \"items\": [\n"
+             "    {\n"
+             "      \"code\": \"751\",\n"
+             "      \"name\": \"Aarhus Kommune\",\n"
+             "      \"created_at\": \"\"\n"
+             "    }\n"
+             "  ],\n"
+             "  \"next\": \"c2\"\n"
+             "}\n");
+    ctl_output_list_json(&s_out, ts, 0, NULL);
+    s_expect("{\n  \"items\": [],\n  \"next\": \"\"\n}\n");
+
+    Samspil__V1__Relation r = SAMSPIL__V1__RELATION__INIT;
+    r.id = "r";
+    r.kind = SAMSPIL__V1__RELATION_KIND__RELATION_KIND_TRUSTS;
+    ctl_output_json(&s_out, &r.base);
+    s_expect("{\n"
+             "  \"id\": \"r\",\n"
+             "  \"from_actor_id\": \"\",\n"
+             "  \"to_actor_id\": \"\",\n"
+             "  \"kind\": \"trusts\",\n"
+             "  \"partnership_id\": \"\",\n"
+             "  \"created_at\": \"\"\n"
+             "}\n");
+}
+
+static void test_status(void **state)
+{
+    (void)state;
+    Samspil__V1__BrokerStatus st = SAMSPIL__V1__BROKER_STATUS__INIT;
+    Samspil__V1__ServiceStatus s1 = SAMSPIL__V1__SERVICE_STATUS__INIT, s2 = s1;
+    s1.name = "samspil.echo";
+    s1.workers = 1;
+    s1.credit = 32;
+    s2.name = "samspil.registration";
+    s2.workers = 2;
+    s2.credit = 14;
+    s2.in_flight = 2;
+    s2.queued = 123;
+    Samspil__V1__ServiceStatus *ss[] = {&s1, &s2};
+    st.services = ss;
+    st.n_services = 2;
+    st.development_mode = 1;
+    ctl_output_status_text(&s_out, &st);
+    s_expect("SERVICE               WORKERS  CREDIT  IN-FLIGHT  QUEUED\n"
+             "samspil.echo                1      32          0       0\n"
+             "samspil.registration        2      14          2     123\n"
+             "development mode: no authentication\n");
+    st.n_services = 0;
+    st.development_mode = 0;
+    ctl_output_status_text(&s_out, &st);
+    s_expect("SERVICE  WORKERS  CREDIT  IN-FLIGHT  QUEUED\n");
+}
+
+static void test_error_and_reply(void **state)
+{
+    (void)state;
+    Samspil__V1__Error e = SAMSPIL__V1__ERROR__INIT;
+    e.code = SAMSPIL__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT;
+    e.message = "could not parse municipality code \"07x1\"";
+    e.field = "tenant";
+    ctl_output_error(&s_out, &e);
+    s_expect("samspilctl: invalid_argument: could not parse municipality code \"07x1\" (field "
+             "tenant)\n");
+    e.code = SAMSPIL__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE;
+    e.message = "no worker for service \"samspil.registration\"";
+    e.field = "";
+    ctl_output_error(&s_out, &e);
+    s_expect("samspilctl: unavailable: no worker for service \"samspil.registration\"\n");
+
+    Samspil__V1__RegistrationReply reply = SAMSPIL__V1__REGISTRATION_REPLY__INIT;
+    assert_null(ctl_reply_result(&reply));
+    Samspil__V1__ActorPage page = SAMSPIL__V1__ACTOR_PAGE__INIT;
+    Samspil__V1__Actor a = SAMSPIL__V1__ACTOR__INIT;
+    Samspil__V1__Actor *as[] = {&a};
+    page.items = as;
+    page.n_items = 1;
+    page.next = "n1";
+    reply.result_case = SAMSPIL__V1__REGISTRATION_REPLY__RESULT_ACTORS;
+    reply.actors = &page;
+    const ProtobufCMessage *result = ctl_reply_result(&reply);
+    assert_ptr_equal(result, &page.base);
+    ProtobufCMessage *const *items;
+    assert_int_equal(ctl_page_items(result, &items), 1);
+    assert_ptr_equal(items[0], &a.base);
+    assert_string_equal(ctl_page_next(result), "n1");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_id, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_fields, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_list_text, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_list_json, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_status, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_error_and_reply, s_setup, s_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
