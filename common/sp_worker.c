@@ -594,6 +594,12 @@ static void s_main_close_leftover(uv_handle_t *handle, void *arg)
         uv_close(handle, NULL);
 }
 
+/* The process owns one ZeroMQ context, created and terminated here.  A
+ * `loop` passed in stays open for the caller to close (uv_loop_close); with
+ * NULL the default loop is used and closed here.  `on_stop` is also called
+ * when the start fails, so the service can release what it created.  The
+ * first SIGTERM/SIGINT starts a graceful stop (grace 5 s); later ones are
+ * logged and ignored. */
 int sp_worker_main(const sp_worker_config_t *config, uv_loop_t *loop, void (*on_stop)(void *arg),
                    void *arg)
 {
