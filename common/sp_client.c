@@ -7,11 +7,7 @@
  * with requests still outstanding from sp_client_send: the call takes the
  * first reply from its service.
  */
-/* sp_client.h nests a comment opener in a comment (reported): silence -Wcomment there */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "sp_client.h"
-#pragma GCC diagnostic pop
 #include "sp_mdp.h"
 #include "sp_zmsg.h"
 

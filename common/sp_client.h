@@ -46,7 +46,7 @@ int sp_client_call_pb(sp_client_t *self, const char *service, const ProtobufCMes
 int sp_client_send(sp_client_t *self, const char *service, const void *request, size_t len);
 
 /* Pipelining: wait up to `timeout_ms` for any reply.  Returns 0 and sets
- * *reply/*reply_len (malloc'd), or -1 with errno ETIMEDOUT/EPROTO. */
+ * *reply and *reply_len (malloc'd), or -1 with errno ETIMEDOUT/EPROTO. */
 int sp_client_recv(sp_client_t *self, int timeout_ms, uint8_t **reply, size_t *reply_len);
 
 /* The endpoint a suite under `home` (SAMSPIL_HOME, default "./var") serves

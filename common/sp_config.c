@@ -59,14 +59,34 @@ s_set(const sp_program_info_t *info, sp_option_t *opt, const char *value, const 
     return 0;
 }
 
-/* Split a comma-separated environment value into a LIST option.  The pieces
- * are kept in a static arena so they outlive the call. */
+/* Copies of comma-separated environment values that LIST options point
+ * into: they live until exit, when they are freed. */
+#define SP_CONFIG_MAX_COPIES 32
+static char *s_copies[SP_CONFIG_MAX_COPIES];
+static size_t s_ncopies;
+
+static void
+s_free_copies(void)
+{
+    for (size_t i = 0; i < s_ncopies; i++)
+        free(s_copies[i]);
+    s_ncopies = 0;
+}
+
+/* Split a comma-separated environment value into a LIST option. */
 static int
 s_set_list_from_env(const sp_program_info_t *info, sp_option_t *opt, const char *text)
 {
-    char *copy = strdup(text); /* lives for the whole program: option values point into it */
+    if (s_ncopies == SP_CONFIG_MAX_COPIES) {
+        fprintf(stderr, "%s: too many list options in the environment\n", info->program);
+        return -1;
+    }
+    char *copy = strdup(text);
     if (!copy)
         abort();
+    if (s_ncopies == 0)
+        atexit(s_free_copies);
+    s_copies[s_ncopies++] = copy;
     for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save))
         if (s_set(info, opt, tok, opt->env) < 0)

@@ -5,11 +5,7 @@
  * service's main(): options -> worker config -> sp_worker_main.
  */
 #include "samspil/v1/broker.pb-c.h"
-/* sp_client.h nests a comment opener in a comment (reported): silence -Wcomment there */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "sp_client.h"
-#pragma GCC diagnostic pop
 #include "sp_config.h"
 #include "sp_error.h"
 #include "sp_log.h"
