@@ -132,9 +132,13 @@ int sp_valid_text(const char *value, size_t min_chars, size_t max_chars, unsigne
         return -1;
     }
     if (n > max_chars) {
-        if (err)
+        if (err) {
+            char quoted[SP_VALID_QUOTE_MAX + 8];
+            sp_error_quote(value, SP_VALID_QUOTE_MAX, quoted, sizeof quoted);
             sp_error_set(err, SP_INVALID_ARGUMENT, field,
-                         "%s is too long (%zu characters; at most %zu)", label, n, max_chars);
+                         "%s is too long (%zu characters; at most %zu): \"%s\"", label, n,
+                         max_chars, quoted);
+        }
         return -1;
     }
     return 0;
