@@ -544,6 +544,9 @@ int registration_validate(const Samspil__V1__RegistrationRequest *req, registrat
                    sizeof s_partnership_fields / sizeof s_partnership_fields[0],
                    s_path(&p, n, "update_mask"), &out->update_mask, err))
             return -1;
+        if ((out->update_mask & REGISTRATION_PARTNERSHIP_STATUS) && o->partnership->status == 0)
+            return sp_error_set(err, SP_INVALID_ARGUMENT, "partnership_update.partnership.status",
+                                "status is required when update_mask names it");
         return s_partnership(o->partnership, "partnership_update.partnership", out->update_mask,
                              err);
     }

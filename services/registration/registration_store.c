@@ -1,0 +1,1193 @@
+/*
+ * registration_store.c - SQL for each registration operation, and results
+ * mapped to protobuf replies.
+ *
+ * Idempotency (what clients can rely on):
+ *  - A create with request.idempotency_key stores the key and a SHA-256 of
+ *    the normalised create message in the new row (unique per tenant and
+ *    entity type).  Repeating it with the same key and the same request
+ *    returns the row made the first time with created=false, even if it was
+ *    updated since; the same key with a different request is refused with
+ *    FAILED_PRECONDITION "idempotency_key".
+ *  - Actors and partnerships are also idempotent by external_ref: a create
+ *    whose external_ref exists returns that entity (created=false) when its
+ *    current content equals the request's (for actors: kind, name,
+ *    organisation, sector, interests, language, accessibility needs; the
+ *    restricted contact points and vulnerable flag are not compared, so the
+ *    answer reveals nothing about them), and ALREADY_EXISTS naming
+ *    external_ref otherwise.  actor_upsert creates or replaces by
+ *    external_ref (created tells which); it cannot change an actor's kind.
+ *  - member_add while the actor is an active member of the partnership
+ *    returns that membership (created=false); relation_add of a tie already
+ *    recorded returns it (created=false); tenant_create with an existing code
+ *    returns the tenant when the name matches, ALREADY_EXISTS otherwise.
+ *  - member_end and consent_withdraw set their date once; repeating them
+ *    returns the record unchanged.
+ * Concurrent identical creates leave one row: all but one INSERT meet the
+ * unique index, wait for the winner to commit and do nothing, and the next
+ * statement of their pipeline reads the winner's row.
+ */
+#include "registration_store.h"
+
+#include "registration_errors.h"
+#include "sp_buf.h"
+#include "sp_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OP(x) SAMSPIL__V1__REGISTRATION_REQUEST__OP_##x
+#define RES(x) SAMSPIL__V1__REGISTRATION_REPLY__RESULT_##x
+
+/* ---------------------------------------------------------------- SQL pieces */
+
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define TODAY "(now() AT TIME ZONE 'Europe/Copenhagen')::date"
+#define ZERO_UUID "'00000000-0000-0000-0000-000000000000'::uuid"
+
+static const char s_sql_tenant[] =
+    "SELECT set_config('samspil.tenant', t.code, true) FROM registration.tenants t "
+    "WHERE t.code = $1";
+
+/* tenants: code, name, created_at */
+#define TENANT_COLS "t.code, t.name, " TS("t.created_at")
+
+/* actors: 13 columns; contact points as "kind:preferred:value" strings */
+#define ACTOR_CONTACTS                                                                             \
+    "ARRAY(SELECT (e.v->>'kind') || ':' || CASE WHEN (e.v->>'preferred')::boolean THEN '1' "       \
+    "ELSE '0' END || ':' || (e.v->>'value') FROM jsonb_array_elements(a.contact_points) "          \
+    "WITH ORDINALITY AS e(v, n) ORDER BY e.n)"
+#define ACTOR_COLS                                                                                 \
+    "a.id, a.kind, a.name, COALESCE(a.organisation_id::text, ''), COALESCE(a.sector, ''), "        \
+    "a.interests, COALESCE(a.preferred_language, ''), a.accessibility_needs, " ACTOR_CONTACTS      \
+    ", a.vulnerable, COALESCE(a.external_ref, ''), " TS("a.created_at") ", " TS("a.updated_at")
+#define ACTOR_NCOLS 13
+
+/* partnerships: 9 columns */
+#define PART_COLS                                                                                  \
+    "p.id, p.name, p.purpose, p.burning_platform, p.status, "                                      \
+    "COALESCE(p.backbone_organisation_id::text, ''), COALESCE(p.external_ref, ''), " TS(           \
+        "p.created_at") ", " TS("p.updated_at")
+#define PART_NCOLS 9
+
+/* memberships: 8 columns */
+#define MEMBER_COLS                                                                                \
+    "m.id, m.partnership_id, m.actor_id, m.roles, m.knowledge_basis, "                             \
+    "to_char(m.joined_on, 'YYYY-MM-DD'), COALESCE(to_char(m.ended_on, 'YYYY-MM-DD'), ''), " TS(    \
+        "m.created_at")
+#define MEMBER_NCOLS 8
+
+/* relations: 6 columns */
+#define REL_COLS                                                                                   \
+    "r.id, r.from_actor_id, r.to_actor_id, r.kind, COALESCE(r.partnership_id::text, ''), " TS(     \
+        "r.created_at")
+#define REL_NCOLS 6
+
+/* consents: 7 columns */
+#define CONSENT_COLS                                                                               \
+    "c.id, c.actor_id, c.purpose, c.channel, c.text_version, " TS("c.given_at") ", COALESCE(" TS(  \
+        "c.withdrawn_at") ", '')"
+#define CONSENT_NCOLS 7
+
+/* ---------------------------------------------------------------- tenants */
+
+static const char s_sql_tenant_insert[] =
+    "INSERT INTO registration.tenants AS t (code, name) VALUES ($1, $2) "
+    "ON CONFLICT DO NOTHING RETURNING " TENANT_COLS;
+static const char s_sql_tenant_get[] =
+    "SELECT " TENANT_COLS " FROM registration.tenants t WHERE t.code = $1";
+/* $1 cursor (or NULL), $2 the principal's tenants (NULL: all), $3 limit */
+static const char s_sql_tenant_list[] =
+    "SELECT " TENANT_COLS " FROM registration.tenants t "
+    "WHERE t.code > COALESCE($1::text, '') AND ($2::text[] IS NULL OR t.code = ANY($2::text[])) "
+    "ORDER BY t.code LIMIT $3::int";
+
+/* ---------------------------------------------------------------- partnerships */
+
+#define PART_INSERT                                                                                \
+    "INSERT INTO registration.partnerships AS p (tenant_id, name, purpose, burning_platform, "     \
+    "status, backbone_organisation_id, external_ref, idempotency_key, request_hash) "              \
+    "VALUES ($1, $2, $3, $4, $5, $6::uuid, $7, $8, $9::bytea) "
+static const char s_sql_part_insert[] = PART_INSERT "RETURNING " PART_COLS;
+static const char s_sql_part_insert_idem[] =
+    PART_INSERT "ON CONFLICT DO NOTHING RETURNING " PART_COLS;
+/* the row holding the key ($2, hash $3) or the external ref ($4); content $5.. */
+static const char s_sql_part_existing[] =
+    "SELECT " PART_COLS ", COALESCE(p.idempotency_key = $2, false), "
+    "COALESCE(p.request_hash = $3::bytea, false), "
+    "ROW(p.name, p.purpose, p.burning_platform, p.status, p.backbone_organisation_id) "
+    "IS NOT DISTINCT FROM ROW($5::text, $6::text, $7::text, $8::text, $9::uuid) "
+    "FROM registration.partnerships p "
+    "WHERE p.tenant_id = $1 AND (p.idempotency_key = $2 OR p.external_ref = $4) "
+    "ORDER BY 10 DESC LIMIT 1";
+static const char s_sql_part_get[] =
+    "SELECT " PART_COLS " FROM registration.partnerships p WHERE p.tenant_id = $1 "
+    "AND p.id = $2::uuid";
+#define PART_LIST                                                                                  \
+    "SELECT " PART_COLS " FROM registration.partnerships p WHERE p.tenant_id = $1 "                \
+    "AND p.id > COALESCE($2::uuid, " ZERO_UUID ") "
+static const char s_sql_part_list[] = PART_LIST "ORDER BY p.id LIMIT $3::int";
+static const char s_sql_part_list_status[] =
+    PART_LIST "AND p.status = $4 ORDER BY p.id LIMIT $3::int";
+/* $3 mask bits (REGISTRATION_PARTNERSHIP_*), $4.. new values */
+static const char s_sql_part_update[] =
+    "UPDATE registration.partnerships AS p SET "
+    "name = CASE WHEN $3::int & 1 <> 0 THEN $4 ELSE p.name END, "
+    "purpose = CASE WHEN $3::int & 2 <> 0 THEN $5 ELSE p.purpose END, "
+    "burning_platform = CASE WHEN $3::int & 4 <> 0 THEN $6 ELSE p.burning_platform END, "
+    "status = CASE WHEN $3::int & 8 <> 0 THEN $7 ELSE p.status END, "
+    "backbone_organisation_id = CASE WHEN $3::int & 16 <> 0 THEN $8::uuid "
+    "ELSE p.backbone_organisation_id END, updated_at = now() "
+    "WHERE p.tenant_id = $1 AND p.id = $2::uuid RETURNING " PART_COLS;
+
+/* ---------------------------------------------------------------- actors */
+
+#define ACTOR_INSERT                                                                               \
+    "INSERT INTO registration.actors AS a (tenant_id, kind, name, organisation_id, sector, "       \
+    "interests, preferred_language, accessibility_needs, contact_points, vulnerable, "             \
+    "external_ref, idempotency_key, request_hash) VALUES ($1, $2, $3, $4::uuid, $5, $6::text[], "  \
+    "$7, $8::text[], $9::jsonb, $10::boolean, $11, $12, $13::bytea) "
+static const char s_sql_actor_insert[] = ACTOR_INSERT "RETURNING " ACTOR_COLS;
+static const char s_sql_actor_insert_idem[] =
+    ACTOR_INSERT "ON CONFLICT DO NOTHING RETURNING " ACTOR_COLS;
+/* the row holding the key ($2, hash $3) or the external ref ($4); content $5.. */
+static const char s_sql_actor_existing[] =
+    "SELECT " ACTOR_COLS ", COALESCE(a.idempotency_key = $2, false), "
+    "COALESCE(a.request_hash = $3::bytea, false), "
+    "ROW(a.kind, a.name, a.organisation_id, a.sector, a.interests, a.preferred_language, "
+    "a.accessibility_needs) IS NOT DISTINCT FROM ROW($5::text, $6::text, $7::uuid, $8::text, "
+    "$9::text[], $10::text, $11::text[]) "
+    "FROM registration.actors a "
+    "WHERE a.tenant_id = $1 AND (a.idempotency_key = $2 OR a.external_ref = $4) "
+    "ORDER BY 14 DESC LIMIT 1";
+/* same parameters as the insert; kind cannot change */
+static const char s_sql_actor_upsert[] =
+    ACTOR_INSERT "ON CONFLICT (tenant_id, external_ref) WHERE external_ref IS NOT NULL "
+                 "DO UPDATE SET name = EXCLUDED.name, organisation_id = EXCLUDED.organisation_id, "
+                 "sector = EXCLUDED.sector, interests = EXCLUDED.interests, "
+                 "preferred_language = EXCLUDED.preferred_language, "
+                 "accessibility_needs = EXCLUDED.accessibility_needs, "
+                 "contact_points = EXCLUDED.contact_points, vulnerable = EXCLUDED.vulnerable, "
+                 "updated_at = CASE WHEN ROW(a.name, a.organisation_id, a.sector, a.interests, "
+                 "a.preferred_language, a.accessibility_needs, a.contact_points, a.vulnerable) "
+                 "IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.organisation_id, EXCLUDED.sector, "
+                 "EXCLUDED.interests, EXCLUDED.preferred_language, EXCLUDED.accessibility_needs, "
+                 "EXCLUDED.contact_points, EXCLUDED.vulnerable) THEN now() ELSE a.updated_at END "
+                 "WHERE a.kind = EXCLUDED.kind "
+                 "RETURNING " ACTOR_COLS ", a.xmax = 0";
+static const char s_sql_actor_get[] =
+    "SELECT " ACTOR_COLS " FROM registration.actors a WHERE a.tenant_id = $1 AND a.id = $2::uuid";
+static const char s_sql_actor_get_ref[] =
+    "SELECT " ACTOR_COLS " FROM registration.actors a WHERE a.tenant_id = $1 "
+    "AND a.external_ref = $2";
+/* $2 cursor, $3 limit, then the filters given (kind, interest): one
+ * statement per combination, so each prepared statement has a plan that
+ * fits it, and every parameter is used (PostgreSQL cannot type unused ones) */
+#define ACTOR_LIST                                                                                 \
+    "SELECT " ACTOR_COLS " FROM registration.actors a WHERE a.tenant_id = $1 "                     \
+    "AND a.id > COALESCE($2::uuid, " ZERO_UUID ") "
+#define ACTOR_LIST_END "ORDER BY a.id LIMIT $3::int"
+static const char *const s_sql_actor_list[4] = {
+    ACTOR_LIST ACTOR_LIST_END,
+    ACTOR_LIST "AND a.kind = $4 " ACTOR_LIST_END,
+    ACTOR_LIST "AND a.interests @> ARRAY[$4::text] " ACTOR_LIST_END,
+    ACTOR_LIST "AND a.kind = $4 AND a.interests @> ARRAY[$5::text] " ACTOR_LIST_END,
+};
+/* $3 mask bits (REGISTRATION_ACTOR_*), $4.. new values */
+static const char s_sql_actor_update[] =
+    "UPDATE registration.actors AS a SET "
+    "name = CASE WHEN $3::int & 1 <> 0 THEN $4 ELSE a.name END, "
+    "organisation_id = CASE WHEN $3::int & 2 <> 0 THEN $5::uuid ELSE a.organisation_id END, "
+    "sector = CASE WHEN $3::int & 4 <> 0 THEN $6 ELSE a.sector END, "
+    "interests = CASE WHEN $3::int & 8 <> 0 THEN $7::text[] ELSE a.interests END, "
+    "preferred_language = CASE WHEN $3::int & 16 <> 0 THEN $8 ELSE a.preferred_language END, "
+    "accessibility_needs = CASE WHEN $3::int & 32 <> 0 THEN $9::text[] "
+    "ELSE a.accessibility_needs END, "
+    "contact_points = CASE WHEN $3::int & 64 <> 0 THEN $10::jsonb ELSE a.contact_points END, "
+    "vulnerable = CASE WHEN $3::int & 128 <> 0 THEN $11::boolean ELSE a.vulnerable END, "
+    "updated_at = now() "
+    "WHERE a.tenant_id = $1 AND a.id = $2::uuid RETURNING " ACTOR_COLS;
+
+/* ---------------------------------------------------------------- memberships */
+
+static const char s_sql_member_insert[] =
+    "INSERT INTO registration.memberships AS m (tenant_id, partnership_id, actor_id, roles, "
+    "knowledge_basis, joined_on, idempotency_key, request_hash) "
+    "VALUES ($1, $2::uuid, $3::uuid, $4::text[], $5, COALESCE($6::date, " TODAY "), $7, "
+    "$8::bytea) ON CONFLICT DO NOTHING RETURNING " MEMBER_COLS;
+/* the row holding the key ($4, hash $5), else the active membership */
+static const char s_sql_member_existing[] =
+    "SELECT " MEMBER_COLS ", COALESCE(m.idempotency_key = $4, false), "
+    "COALESCE(m.request_hash = $5::bytea, false) FROM registration.memberships m "
+    "WHERE m.tenant_id = $1 AND (m.idempotency_key = $4 OR (m.partnership_id = $2::uuid "
+    "AND m.actor_id = $3::uuid AND m.ended_on IS NULL)) ORDER BY 9 DESC LIMIT 1";
+/* $2 cursor, $3 limit, $4 include ended, then partnership and/or actor */
+#define MEMBER_LIST                                                                                \
+    "SELECT " MEMBER_COLS " FROM registration.memberships m WHERE m.tenant_id = $1 "               \
+    "AND m.id > COALESCE($2::uuid, " ZERO_UUID ") AND ($4::boolean OR m.ended_on IS NULL) "
+#define MEMBER_LIST_END "ORDER BY m.id LIMIT $3::int"
+static const char *const s_sql_member_list[3] = {
+    MEMBER_LIST "AND m.partnership_id = $5::uuid " MEMBER_LIST_END,
+    MEMBER_LIST "AND m.actor_id = $5::uuid " MEMBER_LIST_END,
+    MEMBER_LIST "AND m.partnership_id = $5::uuid AND m.actor_id = $6::uuid " MEMBER_LIST_END,
+};
+static const char s_sql_member_end[] =
+    "UPDATE registration.memberships AS m SET ended_on = COALESCE(m.ended_on, $3::date, " TODAY
+    ") WHERE m.tenant_id = $1 AND m.id = $2::uuid RETURNING " MEMBER_COLS;
+
+/* ---------------------------------------------------------------- relations */
+
+static const char s_sql_rel_insert[] =
+    "INSERT INTO registration.relations AS r (tenant_id, from_actor_id, to_actor_id, kind, "
+    "partnership_id, idempotency_key, request_hash) "
+    "VALUES ($1, $2::uuid, $3::uuid, $4, $5::uuid, $6, $7::bytea) "
+    "ON CONFLICT DO NOTHING RETURNING " REL_COLS;
+static const char s_sql_rel_existing[] =
+    "SELECT " REL_COLS ", COALESCE(r.idempotency_key = $6, false), "
+    "COALESCE(r.request_hash = $7::bytea, false) FROM registration.relations r "
+    "WHERE r.tenant_id = $1 AND (r.idempotency_key = $6 OR (r.from_actor_id = $2::uuid "
+    "AND r.to_actor_id = $3::uuid AND r.kind = $4 "
+    "AND r.partnership_id IS NOT DISTINCT FROM $5::uuid)) ORDER BY 7 DESC LIMIT 1";
+/* $2 cursor, $3 limit, then actor and/or partnership */
+#define REL_LIST                                                                                   \
+    "SELECT " REL_COLS " FROM registration.relations r WHERE r.tenant_id = $1 "                    \
+    "AND r.id > COALESCE($2::uuid, " ZERO_UUID ") "
+#define REL_LIST_END "ORDER BY r.id LIMIT $3::int"
+#define REL_BY_ACTOR "AND (r.from_actor_id = $4::uuid OR r.to_actor_id = $4::uuid) "
+static const char *const s_sql_rel_list[4] = {
+    REL_LIST REL_LIST_END,
+    REL_LIST REL_BY_ACTOR REL_LIST_END,
+    REL_LIST "AND r.partnership_id = $4::uuid " REL_LIST_END,
+    REL_LIST REL_BY_ACTOR "AND r.partnership_id = $5::uuid " REL_LIST_END,
+};
+
+/* ---------------------------------------------------------------- consents */
+
+#define CONSENT_INSERT                                                                             \
+    "INSERT INTO registration.consents AS c (tenant_id, actor_id, purpose, channel, "              \
+    "text_version, given_at, idempotency_key, request_hash) "                                      \
+    "VALUES ($1, $2::uuid, $3, $4, $5, COALESCE($6::timestamptz, now()), $7, $8::bytea) "
+static const char s_sql_consent_insert[] = CONSENT_INSERT "RETURNING " CONSENT_COLS;
+static const char s_sql_consent_insert_idem[] =
+    CONSENT_INSERT "ON CONFLICT DO NOTHING RETURNING " CONSENT_COLS;
+static const char s_sql_consent_existing[] =
+    "SELECT " CONSENT_COLS ", true, COALESCE(c.request_hash = $3::bytea, false) "
+    "FROM registration.consents c WHERE c.tenant_id = $1 AND c.idempotency_key = $2";
+static const char s_sql_consent_withdraw[] =
+    "UPDATE registration.consents AS c SET withdrawn_at = COALESCE(c.withdrawn_at, "
+    "GREATEST(now(), c.given_at)) WHERE c.tenant_id = $1 AND c.id = $2::uuid "
+    "RETURNING " CONSENT_COLS;
+static const char s_sql_consent_list[] =
+    "SELECT " CONSENT_COLS " FROM registration.consents c WHERE c.tenant_id = $1 "
+    "AND c.actor_id = $4::uuid AND c.id > COALESCE($2::uuid, " ZERO_UUID ") "
+    "ORDER BY c.id LIMIT $3::int";
+
+/* ---------------------------------------------------------------- enum words */
+
+/* The words stored in the database (and named in the CHECK constraints),
+ * indexed by the protobuf enum value. */
+static const char *const s_kinds[] = {NULL, "citizen", "professional", "organisation"};
+static const char *const s_sectors[] = {NULL,       "public", "private", "civil_society",
+                                        "research", "other"};
+static const char *const s_contact_kinds[] = {NULL, "email", "phone", "postal"};
+static const char *const s_statuses[] = {NULL, "forming", "active", "paused", "ended"};
+static const char *const s_roles[] = {NULL,     "initiator",     "recipient",
+                                      "friend", "volunteer",     "passive",
+                                      "active", "needs_support", "facilitator"};
+static const char *const s_bases[] = {NULL, "experiential", "professional", "both"};
+static const char *const s_rel_kinds[] = {NULL, "knows", "trusts", "collaborates", "supports"};
+static const char *const s_channels[] = {NULL,    "in_person", "paper", "web",
+                                         "email", "sms",       "phone"};
+
+#define S_WORDS(table) (table), (sizeof(table) / sizeof(table)[0])
+
+/* Word for `value`, or NULL (SQL NULL) for 0 and unknown values. */
+static const char *s_word(const char *const *table, size_t n, int value)
+{
+    return value > 0 && (size_t)value < n ? table[value] : NULL;
+}
+
+/* Enum value of a stored word (0 when unknown). */
+static int s_value(const char *const *table, size_t n, const char *word)
+{
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(table[i], word) == 0)
+            return (int)i;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- parameters */
+
+static const char *s_null_if_empty(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
+/* A text[] literal: {"a","b"} with " and \ escaped. */
+static const char *s_text_array(registration_arena_t *arena, char *const *items, size_t n)
+{
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++)
+        len += 2 * strlen(items[i] ? items[i] : "") + 3;
+    char *out = registration_arena_alloc(arena, len);
+    size_t o = 0;
+    out[o++] = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            out[o++] = ',';
+        out[o++] = '"';
+        for (const char *s = items[i] ? items[i] : ""; *s; s++) {
+            if (*s == '"' || *s == '\\')
+                out[o++] = '\\';
+            out[o++] = *s;
+        }
+        out[o++] = '"';
+    }
+    out[o++] = '}';
+    out[o] = '\0';
+    return out;
+}
+
+/* A text[] literal of enum words. */
+static const char *s_word_array(registration_arena_t *arena, const int *values, size_t n,
+                                const char *const *table, size_t ntable)
+{
+    char **words = registration_arena_alloc(arena, (n ? n : 1) * sizeof *words);
+    for (size_t i = 0; i < n; i++) {
+        const char *w = s_word(table, ntable, values[i]);
+        words[i] = (char *)(w ? w : "");
+    }
+    return s_text_array(arena, words, n);
+}
+
+/* Contact points as the stored JSON array. */
+static const char *s_contacts_json(registration_arena_t *arena,
+                                   Samspil__V1__ContactPoint *const *cps, size_t n)
+{
+    sp_buf_t buf;
+    sp_buf_init(&buf);
+    sp_buf_puts(&buf, "[");
+    for (size_t i = 0; i < n; i++) {
+        const char *kind = s_word(S_WORDS(s_contact_kinds), cps[i]->kind);
+        const char *value = cps[i]->value ? cps[i]->value : "";
+        sp_buf_puts(&buf, i ? ",{\"kind\":\"" : "{\"kind\":\"");
+        sp_buf_puts(&buf, kind ? kind : "postal");
+        sp_buf_puts(&buf, "\",\"value\":");
+        sp_buf_json_string(&buf, value, strlen(value));
+        sp_buf_puts(&buf, cps[i]->preferred ? ",\"preferred\":true}" : ",\"preferred\":false}");
+    }
+    sp_buf_puts(&buf, "]");
+    const char *out = registration_arena_strndup(arena, buf.data, buf.len);
+    sp_buf_free(&buf);
+    return out;
+}
+
+static const char *s_int(registration_arena_t *arena, long long v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", v);
+    return registration_arena_strndup(arena, tmp, (size_t)n);
+}
+
+/* ---------------------------------------------------------------- rows to messages */
+
+static const char *s_get(const PGresult *r, int row, int col)
+{
+    return PQgetvalue(r, row, col);
+}
+
+/* A text[] column as a string vector (empty on a malformed value). */
+static char **s_strv(registration_arena_t *arena, const PGresult *r, int row, int col, size_t *n)
+{
+    char **items;
+    if (registration_pg_array(arena, s_get(r, row, col), &items, n) != 0) {
+        *n = 0;
+        return NULL;
+    }
+    return items;
+}
+
+static Samspil__V1__Tenant *s_tenant_row(registration_call_t *call, const PGresult *r, int row)
+{
+    Samspil__V1__Tenant *t = registration_arena_alloc(&call->arena, sizeof *t);
+    samspil__v1__tenant__init(t);
+    t->code = (char *)s_get(r, row, 0);
+    t->name = (char *)s_get(r, row, 1);
+    t->created_at = (char *)s_get(r, row, 2);
+    return t;
+}
+
+static Samspil__V1__Partnership *s_part_row(registration_call_t *call, const PGresult *r, int row)
+{
+    Samspil__V1__Partnership *p = registration_arena_alloc(&call->arena, sizeof *p);
+    samspil__v1__partnership__init(p);
+    p->id = (char *)s_get(r, row, 0);
+    p->name = (char *)s_get(r, row, 1);
+    p->purpose = (char *)s_get(r, row, 2);
+    p->burning_platform = (char *)s_get(r, row, 3);
+    p->status = s_value(S_WORDS(s_statuses), s_get(r, row, 4));
+    p->backbone_organisation_id = (char *)s_get(r, row, 5);
+    p->external_ref = (char *)s_get(r, row, 6);
+    p->created_at = (char *)s_get(r, row, 7);
+    p->updated_at = (char *)s_get(r, row, 8);
+    return p;
+}
+
+static Samspil__V1__Actor *s_actor_row(registration_call_t *call, const PGresult *r, int row)
+{
+    registration_arena_t *arena = &call->arena;
+    Samspil__V1__Actor *a = registration_arena_alloc(arena, sizeof *a);
+    samspil__v1__actor__init(a);
+    a->id = (char *)s_get(r, row, 0);
+    a->kind = s_value(S_WORDS(s_kinds), s_get(r, row, 1));
+    a->name = (char *)s_get(r, row, 2);
+    a->organisation_id = (char *)s_get(r, row, 3);
+    a->sector = *s_get(r, row, 4) ? s_value(S_WORDS(s_sectors), s_get(r, row, 4)) : 0;
+    a->interests = s_strv(arena, r, row, 5, &a->n_interests);
+    a->preferred_language = (char *)s_get(r, row, 6);
+    a->accessibility_needs = s_strv(arena, r, row, 7, &a->n_accessibility_needs);
+    if (call->restricted) {
+        size_t n = 0;
+        char **cps = s_strv(arena, r, row, 8, &n);
+        a->contact_points =
+            registration_arena_alloc(arena, (n ? n : 1) * sizeof *a->contact_points);
+        for (size_t i = 0; i < n; i++) {
+            /* "kind:preferred:value" */
+            char *s = cps[i] ? cps[i] : (char *)"";
+            char *c1 = strchr(s, ':');
+            char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+            if (!c2)
+                continue;
+            *c1 = '\0';
+            Samspil__V1__ContactPoint *cp = registration_arena_alloc(arena, sizeof *cp);
+            samspil__v1__contact_point__init(cp);
+            cp->kind = s_value(S_WORDS(s_contact_kinds), s);
+            cp->preferred = c1[1] == '1';
+            cp->value = c2 + 1;
+            a->contact_points[a->n_contact_points++] = cp;
+        }
+        a->vulnerable = registration_pg_bool(s_get(r, row, 9));
+    }
+    a->external_ref = (char *)s_get(r, row, 10);
+    a->created_at = (char *)s_get(r, row, 11);
+    a->updated_at = (char *)s_get(r, row, 12);
+    return a;
+}
+
+static Samspil__V1__Membership *s_member_row(registration_call_t *call, const PGresult *r, int row)
+{
+    registration_arena_t *arena = &call->arena;
+    Samspil__V1__Membership *m = registration_arena_alloc(arena, sizeof *m);
+    samspil__v1__membership__init(m);
+    m->id = (char *)s_get(r, row, 0);
+    m->partnership_id = (char *)s_get(r, row, 1);
+    m->actor_id = (char *)s_get(r, row, 2);
+    size_t n = 0;
+    char **roles = s_strv(arena, r, row, 3, &n);
+    m->roles = registration_arena_alloc(arena, (n ? n : 1) * sizeof *m->roles);
+    for (size_t i = 0; i < n; i++)
+        m->roles[m->n_roles++] = s_value(S_WORDS(s_roles), roles[i] ? roles[i] : "");
+    m->knowledge_basis = s_value(S_WORDS(s_bases), s_get(r, row, 4));
+    m->joined_on = (char *)s_get(r, row, 5);
+    m->ended_on = (char *)s_get(r, row, 6);
+    m->created_at = (char *)s_get(r, row, 7);
+    return m;
+}
+
+static Samspil__V1__Relation *s_rel_row(registration_call_t *call, const PGresult *r, int row)
+{
+    Samspil__V1__Relation *rel = registration_arena_alloc(&call->arena, sizeof *rel);
+    samspil__v1__relation__init(rel);
+    rel->id = (char *)s_get(r, row, 0);
+    rel->from_actor_id = (char *)s_get(r, row, 1);
+    rel->to_actor_id = (char *)s_get(r, row, 2);
+    rel->kind = s_value(S_WORDS(s_rel_kinds), s_get(r, row, 3));
+    rel->partnership_id = (char *)s_get(r, row, 4);
+    rel->created_at = (char *)s_get(r, row, 5);
+    return rel;
+}
+
+static Samspil__V1__Consent *s_consent_row(registration_call_t *call, const PGresult *r, int row)
+{
+    Samspil__V1__Consent *c = registration_arena_alloc(&call->arena, sizeof *c);
+    samspil__v1__consent__init(c);
+    c->id = (char *)s_get(r, row, 0);
+    c->actor_id = (char *)s_get(r, row, 1);
+    c->purpose = (char *)s_get(r, row, 2);
+    c->channel = s_value(S_WORDS(s_channels), s_get(r, row, 3));
+    c->text_version = (char *)s_get(r, row, 4);
+    c->given_at = (char *)s_get(r, row, 5);
+    c->withdrawn_at = (char *)s_get(r, row, 6);
+    return c;
+}
+
+/* ---------------------------------------------------------------- call set-up */
+
+void registration_call_init(registration_call_t *call, const Samspil__V1__RegistrationRequest *req,
+                            const registration_op_t *op, const registration_checked_t *checked,
+                            bool restricted)
+{
+    memset(call, 0, sizeof *call);
+    call->req = req;
+    call->op = op;
+    call->checked = *checked;
+    call->restricted = restricted;
+    for (int i = 0; i < REGISTRATION_MAX_STMTS; i++)
+        call->stmt[i] = -1;
+    registration_arena_init(&call->arena);
+    if (op->create && req->idempotency_key && *req->idempotency_key) {
+        uint8_t hash[REGISTRATION_HASH_SIZE];
+        registration_request_hash(req, hash);
+        registration_hash_hex(hash, call->hash_hex);
+    }
+}
+
+void registration_call_limit_tenants(registration_call_t *call, char *const *tenants, size_t n)
+{
+    call->tenant_filter = s_text_array(&call->arena, tenants, n);
+}
+
+void registration_call_release(registration_call_t *call)
+{
+    registration_arena_free(&call->arena);
+}
+
+/* ---------------------------------------------------------------- prepare */
+
+/* The request's idempotency key and hash as parameters (NULL when absent). */
+static const char *s_key(const registration_call_t *call)
+{
+    return s_null_if_empty(call->req->idempotency_key);
+}
+
+static const char *s_hash(const registration_call_t *call)
+{
+    return call->hash_hex[0] ? call->hash_hex : NULL;
+}
+
+/* Actor column values $2..$11 of the insert, in order. */
+static void s_actor_params(registration_call_t *call, const Samspil__V1__Actor *a, const char **p)
+{
+    registration_arena_t *arena = &call->arena;
+    p[0] = s_word(S_WORDS(s_kinds), a->kind);
+    p[1] = a->name;
+    p[2] = s_null_if_empty(a->organisation_id);
+    p[3] = s_word(S_WORDS(s_sectors), a->sector);
+    p[4] = s_text_array(arena, a->interests, a->n_interests);
+    p[5] = s_null_if_empty(a->preferred_language);
+    p[6] = s_text_array(arena, a->accessibility_needs, a->n_accessibility_needs);
+    p[7] = s_contacts_json(arena, a->contact_points, a->n_contact_points);
+    p[8] = a->vulnerable ? "t" : "f";
+    p[9] = s_null_if_empty(a->external_ref);
+}
+
+static void s_prepare_actor_create(registration_call_t *call, sp_db_tx_t *tx,
+                                   const Samspil__V1__Actor *a)
+{
+    const char *t = call->req->tenant;
+    const char *ins[13];
+    ins[0] = t;
+    s_actor_params(call, a, ins + 1);
+    ins[11] = s_key(call);
+    ins[12] = s_hash(call);
+    bool natural = ins[10] || ins[11]; /* an external ref or an idempotency key */
+    call->stmt[1] =
+        sp_db_tx_add(tx, natural ? s_sql_actor_insert_idem : s_sql_actor_insert, 13, ins);
+    if (natural) {
+        const char *ex[11] = {t,      ins[11], ins[12], ins[10], ins[1], ins[2],
+                              ins[3], ins[4],  ins[5],  ins[6],  ins[7]};
+        call->stmt[2] = sp_db_tx_add(tx, s_sql_actor_existing, 11, ex);
+    }
+}
+
+/* Partnership column values $2..$7 of the insert, in order. */
+static void s_part_params(const Samspil__V1__Partnership *p, const char **out)
+{
+    out[0] = p->name;
+    out[1] = p->purpose ? p->purpose : "";
+    out[2] = p->burning_platform ? p->burning_platform : "";
+    out[3] = s_word(S_WORDS(s_statuses), p->status);
+    if (!out[3])
+        out[3] = "forming";
+    out[4] = s_null_if_empty(p->backbone_organisation_id);
+    out[5] = s_null_if_empty(p->external_ref);
+}
+
+static void s_prepare_part_create(registration_call_t *call, sp_db_tx_t *tx)
+{
+    const Samspil__V1__Partnership *p = call->req->partnership_create->partnership;
+    const char *t = call->req->tenant;
+    const char *ins[9];
+    ins[0] = t;
+    s_part_params(p, ins + 1);
+    ins[7] = s_key(call);
+    ins[8] = s_hash(call);
+    bool natural = ins[6] || ins[7];
+    call->stmt[1] = sp_db_tx_add(tx, natural ? s_sql_part_insert_idem : s_sql_part_insert, 9, ins);
+    if (natural) {
+        const char *ex[9] = {t, ins[7], ins[8], ins[6], ins[1], ins[2], ins[3], ins[4], ins[5]};
+        call->stmt[2] = sp_db_tx_add(tx, s_sql_part_existing, 9, ex);
+    }
+}
+
+/* List parameters: $2 cursor, $3 limit + 1 (one more row says "there is a next page"). */
+static void s_page_params(registration_call_t *call, const char **p)
+{
+    p[0] = call->checked.cursor;
+    p[1] = s_int(&call->arena, (long long)call->checked.limit + 1);
+}
+
+void registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx)
+{
+    const Samspil__V1__RegistrationRequest *req = call->req;
+    const char *t = req->tenant;
+    registration_arena_t *arena = &call->arena;
+    if (call->op->tenant_scoped) {
+        const char *p[1] = {t};
+        call->stmt[0] = sp_db_tx_add(tx, s_sql_tenant, 1, p);
+    }
+
+    switch (req->op_case) {
+    case OP(TENANT_CREATE): {
+        const char *p[2] = {req->tenant_create->code, req->tenant_create->name};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_tenant_insert, 2, p);
+        call->stmt[2] = sp_db_tx_add(tx, s_sql_tenant_get, 1, p);
+        break;
+    }
+    case OP(TENANT_GET): {
+        const char *p[1] = {req->tenant_get->code};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_tenant_get, 1, p);
+        break;
+    }
+    case OP(TENANT_LIST): {
+        /* only the principal's tenants, unless it may act for all */
+        const char *p[3] = {call->checked.cursor, call->tenant_filter,
+                            s_int(arena, (long long)call->checked.limit + 1)};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_tenant_list, 3, p);
+        break;
+    }
+
+    case OP(PARTNERSHIP_CREATE):
+        s_prepare_part_create(call, tx);
+        break;
+    case OP(PARTNERSHIP_GET): {
+        const char *p[2] = {t, req->partnership_get->id};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_part_get, 2, p);
+        break;
+    }
+    case OP(PARTNERSHIP_LIST): {
+        const char *p[4] = {t};
+        s_page_params(call, p + 1);
+        p[3] = s_word(S_WORDS(s_statuses), req->partnership_list->status);
+        call->stmt[1] =
+            sp_db_tx_add(tx, p[3] ? s_sql_part_list_status : s_sql_part_list, p[3] ? 4 : 3, p);
+        break;
+    }
+    case OP(PARTNERSHIP_UPDATE): {
+        const Samspil__V1__Partnership *pp = req->partnership_update->partnership;
+        const char *p[8] = {t, pp->id, s_int(arena, call->checked.update_mask)};
+        const char *cols[6];
+        s_part_params(pp, cols);
+        memcpy(p + 3, cols, 5 * sizeof *p);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_part_update, 8, p);
+        break;
+    }
+
+    case OP(ACTOR_CREATE):
+        s_prepare_actor_create(call, tx, req->actor_create->actor);
+        break;
+    case OP(ACTOR_UPSERT): {
+        const char *p[13];
+        p[0] = t;
+        s_actor_params(call, req->actor_upsert->actor, p + 1);
+        p[11] = NULL; /* an upsert is idempotent by its external ref; no key stored */
+        p[12] = NULL;
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_upsert, 13, p);
+        break;
+    }
+    case OP(ACTOR_GET): {
+        const Samspil__V1__ActorGet *g = req->actor_get;
+        bool by_id = g->id && *g->id;
+        const char *p[2] = {t, by_id ? g->id : g->external_ref};
+        call->stmt[1] = sp_db_tx_add(tx, by_id ? s_sql_actor_get : s_sql_actor_get_ref, 2, p);
+        break;
+    }
+    case OP(ACTOR_LIST): {
+        const Samspil__V1__ActorList *l = req->actor_list;
+        const char *p[5] = {t};
+        s_page_params(call, p + 1);
+        const char *kind = s_word(S_WORDS(s_kinds), l->kind);
+        const char *interest = s_null_if_empty(l->interest);
+        int nparams = 3;
+        if (kind)
+            p[nparams++] = kind;
+        if (interest)
+            p[nparams++] = interest;
+        int variant = (kind ? 1 : 0) | (interest ? 2 : 0);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_list[variant], nparams, p);
+        break;
+    }
+    case OP(ACTOR_UPDATE): {
+        const Samspil__V1__Actor *a = req->actor_update->actor;
+        const char *cols[10];
+        s_actor_params(call, a, cols);
+        const char *p[11] = {t, a->id, s_int(arena, call->checked.update_mask)};
+        memcpy(p + 3, cols + 1, 8 * sizeof *p); /* name .. vulnerable */
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_update, 11, p);
+        break;
+    }
+
+    case OP(MEMBER_ADD): {
+        const Samspil__V1__Membership *m = req->member_add->membership;
+        const char *p[8] = {
+            t,
+            m->partnership_id,
+            m->actor_id,
+            s_word_array(arena, (const int *)m->roles, m->n_roles, S_WORDS(s_roles)),
+            s_word(S_WORDS(s_bases), m->knowledge_basis),
+            s_null_if_empty(m->joined_on),
+            s_key(call),
+            s_hash(call)};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_member_insert, 8, p);
+        const char *ex[5] = {t, m->partnership_id, m->actor_id, p[6], p[7]};
+        call->stmt[2] = sp_db_tx_add(tx, s_sql_member_existing, 5, ex);
+        break;
+    }
+    case OP(MEMBER_LIST): {
+        const Samspil__V1__MemberList *l = req->member_list;
+        const char *p[6] = {t};
+        s_page_params(call, p + 1);
+        p[3] = l->include_ended ? "t" : "f";
+        const char *part = s_null_if_empty(l->partnership_id);
+        const char *actor = s_null_if_empty(l->actor_id);
+        int nparams = 4;
+        if (part)
+            p[nparams++] = part;
+        if (actor)
+            p[nparams++] = actor;
+        int variant = part && actor ? 2 : actor ? 1 : 0;
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_member_list[variant], nparams, p);
+        break;
+    }
+    case OP(MEMBER_END): {
+        const char *p[3] = {t, req->member_end->id, s_null_if_empty(req->member_end->ended_on)};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_member_end, 3, p);
+        break;
+    }
+
+    case OP(RELATION_ADD): {
+        const Samspil__V1__Relation *r = req->relation_add->relation;
+        const char *p[7] = {t,
+                            r->from_actor_id,
+                            r->to_actor_id,
+                            s_word(S_WORDS(s_rel_kinds), r->kind),
+                            s_null_if_empty(r->partnership_id),
+                            s_key(call),
+                            s_hash(call)};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_rel_insert, 7, p);
+        call->stmt[2] = sp_db_tx_add(tx, s_sql_rel_existing, 7, p);
+        break;
+    }
+    case OP(RELATION_LIST): {
+        const Samspil__V1__RelationList *l = req->relation_list;
+        const char *p[5] = {t};
+        s_page_params(call, p + 1);
+        const char *actor = s_null_if_empty(l->actor_id);
+        const char *part = s_null_if_empty(l->partnership_id);
+        int nparams = 3;
+        if (actor)
+            p[nparams++] = actor;
+        if (part)
+            p[nparams++] = part;
+        int variant = (actor ? 1 : 0) | (part ? 2 : 0);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_rel_list[variant], nparams, p);
+        break;
+    }
+
+    case OP(CONSENT_RECORD): {
+        const Samspil__V1__Consent *c = req->consent_record->consent;
+        const char *p[8] = {t,
+                            c->actor_id,
+                            c->purpose,
+                            s_word(S_WORDS(s_channels), c->channel),
+                            c->text_version,
+                            s_null_if_empty(c->given_at),
+                            s_key(call),
+                            s_hash(call)};
+        call->stmt[1] =
+            sp_db_tx_add(tx, p[6] ? s_sql_consent_insert_idem : s_sql_consent_insert, 8, p);
+        if (p[6]) {
+            const char *ex[3] = {t, p[6], p[7]};
+            call->stmt[2] = sp_db_tx_add(tx, s_sql_consent_existing, 3, ex);
+        }
+        break;
+    }
+    case OP(CONSENT_WITHDRAW): {
+        const char *p[2] = {t, req->consent_withdraw->id};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_consent_withdraw, 2, p);
+        break;
+    }
+    case OP(CONSENT_LIST): {
+        const char *p[4] = {t};
+        s_page_params(call, p + 1);
+        p[3] = req->consent_list->actor_id;
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_consent_list, 4, p);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* ---------------------------------------------------------------- finish */
+
+/* Result of statement slot `i`, or NULL. */
+static const PGresult *s_result(const registration_call_t *call, const sp_db_tx_t *tx, int i)
+{
+    return call->stmt[i] >= 0 ? sp_db_tx_result(tx, call->stmt[i]) : NULL;
+}
+
+static int s_rows(const PGresult *r)
+{
+    return r && PQresultStatus(r) == PGRES_TUPLES_OK ? PQntuples(r) : 0;
+}
+
+static int s_not_found(sp_error_t *err, const char *field, const char *what, const char *value)
+{
+    char quoted[80];
+    sp_error_quote(value ? value : "", 60, quoted, sizeof quoted);
+    return sp_error_set(err, SP_NOT_FOUND, field, "unknown %s \"%s\"", what, quoted);
+}
+
+/* The request values error messages may quote (see registration_errors.h). */
+static size_t s_error_values(const registration_call_t *call, registration_value_t *v, size_t cap)
+{
+    const Samspil__V1__RegistrationRequest *req = call->req;
+    size_t n = 0;
+#define ADD(f, val)                                                                                \
+    do {                                                                                           \
+        if (n < cap)                                                                               \
+            v[n++] = (registration_value_t){(f), (val)};                                           \
+    } while (0)
+    ADD("tenant", req->tenant);
+    ADD("idempotency_key", req->idempotency_key);
+    const Samspil__V1__Actor *a = NULL;
+    const Samspil__V1__Partnership *p = NULL;
+    switch (req->op_case) {
+    case OP(TENANT_CREATE):
+        ADD("code", req->tenant_create->code);
+        break;
+    case OP(ACTOR_CREATE):
+        a = req->actor_create->actor;
+        break;
+    case OP(ACTOR_UPDATE):
+        a = req->actor_update->actor;
+        break;
+    case OP(ACTOR_UPSERT):
+        a = req->actor_upsert->actor;
+        break;
+    case OP(PARTNERSHIP_CREATE):
+        p = req->partnership_create->partnership;
+        break;
+    case OP(PARTNERSHIP_UPDATE):
+        p = req->partnership_update->partnership;
+        break;
+    case OP(MEMBER_ADD):
+        ADD("membership.actor_id", req->member_add->membership->actor_id);
+        ADD("membership.partnership_id", req->member_add->membership->partnership_id);
+        break;
+    case OP(MEMBER_END):
+        ADD("ended_on", req->member_end->ended_on);
+        break;
+    case OP(RELATION_ADD):
+        ADD("relation.from_actor_id", req->relation_add->relation->from_actor_id);
+        ADD("relation.to_actor_id", req->relation_add->relation->to_actor_id);
+        ADD("relation.partnership_id", req->relation_add->relation->partnership_id);
+        break;
+    case OP(CONSENT_RECORD):
+        ADD("consent.actor_id", req->consent_record->consent->actor_id);
+        ADD("consent.given_at", req->consent_record->consent->given_at);
+        break;
+    default:
+        break;
+    }
+    if (a) {
+        ADD("actor.organisation_id", a->organisation_id);
+        ADD("actor.external_ref", a->external_ref);
+    }
+    if (p) {
+        ADD("partnership.backbone_organisation_id", p->backbone_organisation_id);
+        ADD("partnership.external_ref", p->external_ref);
+    }
+#undef ADD
+    return n;
+}
+
+/* A create's outcome from its insert (slot 1) and existing-row (slot 2)
+ * results: the row to return and whether it was created, or an error.
+ * `ncols` is the entity's column count; the existing-row statement adds
+ * key_match, same_request and (actors, partnerships) same_content after it. */
+typedef struct {
+    const PGresult *res;
+    int row;
+    bool created;
+} s_outcome_t;
+
+static int s_create_outcome(const registration_call_t *call, const sp_db_tx_t *tx, int ncols,
+                            const char *ref_field, const char *noun, s_outcome_t *out,
+                            sp_error_t *err)
+{
+    const PGresult *ins = s_result(call, tx, 1);
+    if (s_rows(ins) == 1) {
+        *out = (s_outcome_t){ins, 0, true};
+        return 0;
+    }
+    const PGresult *ex = s_result(call, tx, 2);
+    if (s_rows(ex) != 1) {
+        /* the conflicting row vanished: cannot happen without deletes; retry */
+        sp_log_warn("create conflicted but found no existing row", SP_LOG_STR("op", call->op->name),
+                    SP_LOG_END);
+        return sp_error_set(err, SP_UNAVAILABLE, "", "conflicting concurrent request; retry");
+    }
+    bool key_match = registration_pg_bool(s_get(ex, 0, ncols));
+    bool same_request = registration_pg_bool(s_get(ex, 0, ncols + 1));
+    bool has_content = PQnfields(ex) > ncols + 2;
+    bool same_content = has_content && registration_pg_bool(s_get(ex, 0, ncols + 2));
+    if (key_match) {
+        if (same_request) {
+            *out = (s_outcome_t){ex, 0, false};
+            return 0;
+        }
+        char quoted[80];
+        sp_error_quote(call->req->idempotency_key, 60, quoted, sizeof quoted);
+        return sp_error_set(err, SP_FAILED_PRECONDITION, "idempotency_key",
+                            "idempotency key \"%s\" was already used with a different request "
+                            "(%s %s)",
+                            quoted, noun, s_get(ex, 0, 0));
+    }
+    if (!has_content || same_content) {
+        /* same natural key: an active membership, a recorded relation, or an
+         * entity with this external ref and the same content */
+        *out = (s_outcome_t){ex, 0, false};
+        return 0;
+    }
+    char field[64], quoted[80];
+    snprintf(field, sizeof field, "%s.%s", call->op->name, ref_field);
+    sp_error_quote(s_get(ex, 0, ncols == ACTOR_NCOLS ? 10 : 6), 60, quoted, sizeof quoted);
+    return sp_error_set(err, SP_ALREADY_EXISTS, field,
+                        "external ref \"%s\" is already taken by %s %s with different content",
+                        quoted, noun, s_get(ex, 0, 0));
+}
+
+/* Page bookkeeping: how many rows to return, and the next cursor. */
+static size_t s_page(const registration_call_t *call, const PGresult *r, char **next)
+{
+    size_t rows = (size_t)s_rows(r);
+    *next = (char *)"";
+    if (rows > call->checked.limit) {
+        rows = call->checked.limit;
+        *next = (char *)s_get(r, (int)rows - 1, 0);
+    }
+    return rows;
+}
+
+#define S_LIST(type, page_type, init, rowfn, field_items)                                          \
+    do {                                                                                           \
+        page_type *pg = registration_arena_alloc(&call->arena, sizeof *pg);                        \
+        init(pg);                                                                                  \
+        size_t rows = s_page(call, r, &pg->next);                                                  \
+        pg->items = registration_arena_alloc(&call->arena, (rows ? rows : 1) * sizeof(type *));    \
+        for (size_t i = 0; i < rows; i++)                                                          \
+            pg->items[i] = rowfn(call, r, (int)i);                                                 \
+        pg->n_items = rows;                                                                        \
+        reply->field_items = pg;                                                                   \
+    } while (0)
+
+void registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
+                               Samspil__V1__RegistrationReply *reply, sp_error_t *err)
+{
+    const Samspil__V1__RegistrationRequest *req = call->req;
+    const char *op = call->op->name;
+
+    /* the tenant check ran first: no row means no such tenant */
+    const PGresult *tenant = s_result(call, tx, 0);
+    if (call->op->tenant_scoped && tenant && PQresultStatus(tenant) == PGRES_TUPLES_OK &&
+        PQntuples(tenant) == 0) {
+        s_not_found(err, "tenant", "tenant", req->tenant);
+        return;
+    }
+    if (!sp_db_tx_ok(tx)) {
+        registration_value_t values[8];
+        size_t n = s_error_values(call, values, 8);
+        registration_db_error(sp_db_tx_sqlstate(tx), sp_db_tx_constraint(tx),
+                              sp_db_tx_connection_failed(tx), op, values, n, err);
+        return;
+    }
+
+    const PGresult *r = s_result(call, tx, 1);
+    char field[64];
+    s_outcome_t oc;
+    switch (req->op_case) {
+    case OP(TENANT_CREATE): {
+        if (s_rows(r) == 1) {
+            reply->tenant = s_tenant_row(call, r, 0);
+            reply->created = true;
+        } else {
+            const PGresult *ex = s_result(call, tx, 2);
+            if (s_rows(ex) != 1) {
+                sp_error_set(err, SP_UNAVAILABLE, "", "conflicting concurrent request; retry");
+                return;
+            }
+            if (strcmp(s_get(ex, 0, 1), req->tenant_create->name) != 0) {
+                char quoted[80];
+                sp_error_quote(req->tenant_create->code, 60, quoted, sizeof quoted);
+                sp_error_set(err, SP_ALREADY_EXISTS, "tenant_create.code",
+                             "tenant \"%s\" already exists with another name", quoted);
+                return;
+            }
+            reply->tenant = s_tenant_row(call, ex, 0);
+        }
+        reply->result_case = RES(TENANT);
+        return;
+    }
+    case OP(TENANT_GET):
+        if (s_rows(r) != 1) {
+            s_not_found(err, "tenant_get.code", "tenant", req->tenant_get->code);
+            return;
+        }
+        reply->tenant = s_tenant_row(call, r, 0);
+        reply->result_case = RES(TENANT);
+        return;
+    case OP(TENANT_LIST):
+        S_LIST(Samspil__V1__Tenant, Samspil__V1__TenantPage, samspil__v1__tenant_page__init,
+               s_tenant_row, tenants);
+        reply->result_case = RES(TENANTS);
+        return;
+
+    case OP(PARTNERSHIP_CREATE):
+        if (s_create_outcome(call, tx, PART_NCOLS, "partnership.external_ref", "partnership", &oc,
+                             err))
+            return;
+        reply->partnership = s_part_row(call, oc.res, oc.row);
+        reply->created = oc.created;
+        reply->result_case = RES(PARTNERSHIP);
+        return;
+    case OP(PARTNERSHIP_GET):
+    case OP(PARTNERSHIP_UPDATE):
+        if (s_rows(r) != 1) {
+            bool get = req->op_case == OP(PARTNERSHIP_GET);
+            snprintf(field, sizeof field, "%s.%s", op, get ? "id" : "partnership.id");
+            s_not_found(err, field, "partnership",
+                        get ? req->partnership_get->id : req->partnership_update->partnership->id);
+            return;
+        }
+        reply->partnership = s_part_row(call, r, 0);
+        reply->result_case = RES(PARTNERSHIP);
+        return;
+    case OP(PARTNERSHIP_LIST):
+        S_LIST(Samspil__V1__Partnership, Samspil__V1__PartnershipPage,
+               samspil__v1__partnership_page__init, s_part_row, partnerships);
+        reply->result_case = RES(PARTNERSHIPS);
+        return;
+
+    case OP(ACTOR_CREATE):
+        if (s_create_outcome(call, tx, ACTOR_NCOLS, "actor.external_ref", "actor", &oc, err))
+            return;
+        reply->actor = s_actor_row(call, oc.res, oc.row);
+        reply->created = oc.created;
+        reply->result_case = RES(ACTOR);
+        return;
+    case OP(ACTOR_UPSERT):
+        if (s_rows(r) != 1) {
+            char quoted[80];
+            sp_error_quote(req->actor_upsert->actor->external_ref, 60, quoted, sizeof quoted);
+            sp_error_set(err, SP_FAILED_PRECONDITION, "actor_upsert.actor.kind",
+                         "the actor with external ref \"%s\" is of another kind (kind cannot "
+                         "change)",
+                         quoted);
+            return;
+        }
+        reply->actor = s_actor_row(call, r, 0);
+        reply->created = registration_pg_bool(s_get(r, 0, ACTOR_NCOLS));
+        reply->result_case = RES(ACTOR);
+        return;
+    case OP(ACTOR_GET):
+    case OP(ACTOR_UPDATE):
+        if (s_rows(r) != 1) {
+            if (req->op_case == OP(ACTOR_UPDATE))
+                s_not_found(err, "actor_update.actor.id", "actor", req->actor_update->actor->id);
+            else if (req->actor_get->id && *req->actor_get->id)
+                s_not_found(err, "actor_get.id", "actor", req->actor_get->id);
+            else
+                s_not_found(err, "actor_get.external_ref", "actor", req->actor_get->external_ref);
+            return;
+        }
+        reply->actor = s_actor_row(call, r, 0);
+        reply->result_case = RES(ACTOR);
+        return;
+    case OP(ACTOR_LIST):
+        S_LIST(Samspil__V1__Actor, Samspil__V1__ActorPage, samspil__v1__actor_page__init,
+               s_actor_row, actors);
+        reply->result_case = RES(ACTORS);
+        return;
+
+    case OP(MEMBER_ADD):
+        if (s_create_outcome(call, tx, MEMBER_NCOLS, "", "membership", &oc, err))
+            return;
+        reply->membership = s_member_row(call, oc.res, oc.row);
+        reply->created = oc.created;
+        reply->result_case = RES(MEMBERSHIP);
+        return;
+    case OP(MEMBER_END):
+        if (s_rows(r) != 1) {
+            s_not_found(err, "member_end.id", "membership", req->member_end->id);
+            return;
+        }
+        reply->membership = s_member_row(call, r, 0);
+        reply->result_case = RES(MEMBERSHIP);
+        return;
+    case OP(MEMBER_LIST):
+        S_LIST(Samspil__V1__Membership, Samspil__V1__MembershipPage,
+               samspil__v1__membership_page__init, s_member_row, memberships);
+        reply->result_case = RES(MEMBERSHIPS);
+        return;
+
+    case OP(RELATION_ADD):
+        if (s_create_outcome(call, tx, REL_NCOLS, "", "relation", &oc, err))
+            return;
+        reply->relation = s_rel_row(call, oc.res, oc.row);
+        reply->created = oc.created;
+        reply->result_case = RES(RELATION);
+        return;
+    case OP(RELATION_LIST):
+        S_LIST(Samspil__V1__Relation, Samspil__V1__RelationPage, samspil__v1__relation_page__init,
+               s_rel_row, relations);
+        reply->result_case = RES(RELATIONS);
+        return;
+
+    case OP(CONSENT_RECORD):
+        if (s_create_outcome(call, tx, CONSENT_NCOLS, "", "consent", &oc, err))
+            return;
+        reply->consent = s_consent_row(call, oc.res, oc.row);
+        reply->created = oc.created;
+        reply->result_case = RES(CONSENT);
+        return;
+    case OP(CONSENT_WITHDRAW):
+        if (s_rows(r) != 1) {
+            s_not_found(err, "consent_withdraw.id", "consent", req->consent_withdraw->id);
+            return;
+        }
+        reply->consent = s_consent_row(call, r, 0);
+        reply->result_case = RES(CONSENT);
+        return;
+    case OP(CONSENT_LIST):
+        S_LIST(Samspil__V1__Consent, Samspil__V1__ConsentPage, samspil__v1__consent_page__init,
+               s_consent_row, consents);
+        reply->result_case = RES(CONSENTS);
+        return;
+    default:
+        sp_error_set(err, SP_INVALID_ARGUMENT, "op", "request names no known operation");
+        return;
+    }
+}

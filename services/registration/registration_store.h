@@ -1,0 +1,67 @@
+/*
+ * registration_store.h - the registration service's SQL: for each operation,
+ * the statements of its one transaction (sent as one pipeline, so every
+ * operation is one round trip and all-or-nothing), and the mapping of their
+ * results to the reply.
+ *
+ * Every tenant-scoped transaction starts with
+ *   SELECT set_config('samspil.tenant', code, true) FROM registration.tenants
+ *    WHERE code = $1
+ * which sets the tenant only when it is in the directory: for an unknown
+ * tenant the setting stays empty, so row-level security hides every row
+ * and refuses every insert, nothing is written, and the reply is NOT_FOUND
+ * "tenant".
+ *
+ * Creates are idempotent without a second round trip: the INSERT uses
+ * ON CONFLICT DO NOTHING, and a second statement in the same pipeline
+ * (a fresh snapshot under READ COMMITTED, so it sees a row a concurrent
+ * transaction has just committed) reads the row that holds the idempotency
+ * key or natural key.  See registration_store.c for the exact semantics.
+ */
+#ifndef REGISTRATION_STORE_H
+#define REGISTRATION_STORE_H
+
+#include "registration_hash.h"
+#include "registration_pgtext.h"
+#include "registration_validate.h"
+#include "samspil/v1/registration.pb-c.h"
+#include "sp_db.h"
+#include "sp_error.h"
+
+#include <stdbool.h>
+
+#define REGISTRATION_MAX_STMTS 3
+
+/* One request on its way through the database. */
+typedef struct {
+    const Samspil__V1__RegistrationRequest *req; /* validated */
+    const registration_op_t *op;
+    registration_checked_t checked;
+    bool restricted; /* the principal sees contact points and the vulnerable flag */
+    char hash_hex[REGISTRATION_HASH_HEX_SIZE];
+    const char *tenant_filter;        /* tenant_list: text[] of the tenants shown, NULL for all */
+    int stmt[REGISTRATION_MAX_STMTS]; /* statement indexes in the transaction, -1 if unused */
+    registration_arena_t arena;       /* the reply's memory */
+} registration_call_t;
+
+/* Set up `call` for a validated request (hashes creates). */
+void registration_call_init(registration_call_t *call, const Samspil__V1__RegistrationRequest *req,
+                            const registration_op_t *op, const registration_checked_t *checked,
+                            bool restricted);
+
+/* tenant_list: show only these tenants (for principals not acting for all). */
+void registration_call_limit_tenants(registration_call_t *call, char *const *tenants, size_t n);
+
+/* Release the reply's memory. */
+void registration_call_release(registration_call_t *call);
+
+/* Add the operation's statements to `tx`. */
+void registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx);
+
+/* After `tx` finished: fill `reply` with the result (and `created`), or set
+ * `err`.  Reply memory is borrowed from `tx`'s results and `call`'s arena:
+ * pack the reply before destroying either. */
+void registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
+                               Samspil__V1__RegistrationReply *reply, sp_error_t *err);
+
+#endif
