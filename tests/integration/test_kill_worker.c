@@ -313,6 +313,14 @@ int main(void)
                  "%d names with duplicates, %d names", dup, rows);
     ITEST_CHECKF(mismatch == 0, "every reply's id is the stored row's id", "%d mismatches",
                  mismatch);
+    snprintf(pattern, sizeof pattern, "kill-%s-%%", rc_nonce());
+    long long keyed = rc_db_count(db, T,
+                                  "SELECT count(*) FROM (SELECT idempotency_key FROM "
+                                  "registration.actors WHERE idempotency_key LIKE $1 "
+                                  "GROUP BY idempotency_key HAVING count(*) = 1) k",
+                                  1, params);
+    ITEST_CHECKF(keyed == TOTAL, "each of the 1000 idempotency keys has exactly one row",
+                 "%lld keys with one row", keyed);
     long long total = rc_db_count(db, T, "SELECT count(*) FROM registration.actors", 0, NULL);
     ITEST_CHECKF(total - baseline == TOTAL, "the tenant holds exactly 1000 new actors", "%lld new",
                  total - baseline);

@@ -110,16 +110,16 @@ static void test_tenants(void)
             idset_add(&set, r->tenants->items[i]->code);
         snprintf(cursor, sizeof cursor, "%s", r->tenants->next ? r->tenants->next : "");
         bool more = r->tenants->n_items > 0 && cursor[0];
-        ITEST_CHECKF(r->tenants->n_items <= 1 || !more, "tenant list honours limit 1", "%zu items",
-                     r->tenants->n_items);
+        if (r->tenants->n_items > 1)
+            set.failed = 1;
         rc_free(&r);
         if (!more)
             break;
     }
     ITEST_CHECKF(!set.failed && idset_occurrences(&set, T) == 1 &&
                      idset_occurrences(&set, "101") == 1 && idset_unique(&set) && set.pages >= 2,
-                 "tenant list pages show 751 and 101 exactly once", "pages=%d items=%zu", set.pages,
-                 set.count);
+                 "tenant list with limit 1 shows 751 and 101 exactly once over pages",
+                 "pages=%d items=%zu failed=%d", set.pages, set.count, set.failed);
 }
 
 /* ---------------------------------------------------------------- actors */
