@@ -12,11 +12,7 @@
  */
 #include "ctl_args.h"
 
-/* sp_client.h nests a comment opener in a comment: silence -Wcomment there */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "sp_client.h"
-#pragma GCC diagnostic pop
 #include "sp_error.h"
 #include "sp_pbenum.h"
 
