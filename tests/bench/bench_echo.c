@@ -6,11 +6,7 @@
  * Prints one line for tests/bench/run-bench.sh:
  *   rt_per_s=<v> p50_us=<v> p99_us=<v> count=<n> bytes=<request size>
  */
-/* sp_client.h nests a comment opener in a comment (reported): silence -Wcomment there */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "sp_client.h"
-#pragma GCC diagnostic pop
 #include "samspil/v1/broker.pb-c.h"
 #include "sp_config.h"
 

@@ -14,11 +14,7 @@
 
 #include "samspil/v1/broker.pb-c.h"
 #include "samspil/v1/registration.pb-c.h"
-/* sp_client.h nests a comment opener in a comment (reported): silence -Wcomment there */
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wcomment"
 #include "sp_client.h"
-#pragma GCC diagnostic pop
 #include "sp_error.h"
 
 #include <errno.h>
