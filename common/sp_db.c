@@ -852,6 +852,7 @@ void sp_db_destroy(sp_db_t **self_p)
         PQfinish(c->pg);
         c->pg = NULL;
         c->state = S_NEW;
+        c->timer.data = db; /* the close callback needs only the pool */
         uv_close((uv_handle_t *)&c->timer, s_on_timer_closed);
     }
     db->deferred_timer.data = db;
