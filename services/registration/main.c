@@ -89,6 +89,7 @@ typedef struct {
 static void s_on_stop(void *arg)
 {
     s_service_t *svc = arg;
+    registration_handlers_stop(svc->handlers);
     sp_db_destroy(&svc->db); /* transactions still running end as "unavailable" */
 }
 
@@ -182,7 +183,7 @@ int main(int argc, char **argv)
         uv_loop_close(loop);
         return 1;
     }
-    svc.handlers = registration_handlers_new(svc.db);
+    svc.handlers = registration_handlers_new(svc.db, (int)conns);
     if (!svc.handlers)
         abort();
     sp_log_info("registration ready", SP_LOG_INT("credit", credit),

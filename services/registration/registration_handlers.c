@@ -4,10 +4,22 @@
  * Order of checks, so the first error a client sees is the most basic one:
  * size and decoding ("body"), the operation ("op"), the principal's role and
  * tenant ("op", "tenant"), the fields (validation, before any SQL), then the
- * database (tenant existence, references, uniqueness).  Each request is
- * logged once at debug (op, tenant, outcome, duration); failures of the
- * service itself (internal, unavailable) at warn with the SQLSTATE and
- * constraint only: never names, values or bodies.
+ * database (tenant existence, references, uniqueness).
+ *
+ * Transactions and batching: at most `max_tx` transactions run at once.
+ * Requests that arrive while all are busy wait in a FIFO queue, and when a
+ * transaction finishes, the next one takes the first waiting request
+ * together with the other waiting requests of the same tenant (up to
+ * REGISTRATION_BATCH_MAX): their statements follow one tenant statement in
+ * one pipeline and commit together, which shares the round trip, the
+ * commit and the backend wake-ups between them.  All-or-nothing applies to
+ * the batch, so when a batch of several fails, each member runs again
+ * alone and gets its own answer: a request's outcome never depends on the
+ * others.  Under light load every request runs at once, alone.
+ *
+ * Logging: each request once at debug (op, tenant, outcome, duration);
+ * failures of the service itself (internal, unavailable) at warn with the
+ * SQLSTATE and constraint only: never names, values or bodies.
  */
 #include "registration_handlers.h"
 
@@ -22,28 +34,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct registration_handlers_t {
-    sp_db_t *db;
-    uint8_t *out; /* reply packing buffer, reused (all calls are on the loop thread) */
-    size_t out_cap;
-};
+#define REGISTRATION_BATCH_MAX 64
 
-/* A request between its transaction's start and its reply. */
-typedef struct {
+/* A request between its validation and its reply. */
+typedef struct s_ctx_t s_ctx_t;
+struct s_ctx_t {
     registration_handlers_t *h;
     sp_request_t *request;
     Samspil__V1__RegistrationRequest *msg;
     registration_call_t call;
     uint64_t started_ns;
-} s_ctx_t;
+    bool solo;     /* must run in a transaction of its own */
+    s_ctx_t *next; /* in the wait queue */
+};
 
-registration_handlers_t *registration_handlers_new(sp_db_t *db)
+/* One transaction's members, in statement order. */
+typedef struct {
+    registration_handlers_t *h;
+    int n;
+    s_ctx_t *members[];
+} s_batch_t;
+
+struct registration_handlers_t {
+    sp_db_t *db;
+    int max_tx;  /* transactions at once */
+    int running; /* transactions in flight */
+    bool stopping;
+    s_ctx_t *head, *tail;
+    uint8_t *out; /* reply packing buffer, reused (all calls are on the loop thread) */
+    size_t out_cap;
+};
+
+static void s_pump(registration_handlers_t *h);
+
+registration_handlers_t *registration_handlers_new(sp_db_t *db, int max_tx)
 {
     registration_handlers_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->db = db;
+    self->max_tx = max_tx > 0 ? max_tx : 1;
     return self;
+}
+
+void registration_handlers_stop(registration_handlers_t *self)
+{
+    self->stopping = true;
+    s_pump(self);
 }
 
 void registration_handlers_destroy(registration_handlers_t **self_p)
@@ -55,7 +92,7 @@ void registration_handlers_destroy(registration_handlers_t **self_p)
     *self_p = NULL;
 }
 
-/* Pack `reply` and send it; frees nothing else. */
+/* Pack `reply` and send it. */
 static void s_send(registration_handlers_t *h, sp_request_t **request_p,
                    const Samspil__V1__RegistrationReply *reply)
 {
@@ -106,15 +143,79 @@ static void s_reply_error(registration_handlers_t *h, sp_request_t **request_p,
     s_log(op, tenant, err, started_ns, NULL, NULL);
 }
 
-static void s_on_done(sp_db_tx_t *tx, void *arg)
+/* ---------------------------------------------------------------- the queue */
+
+static void s_push(registration_handlers_t *h, s_ctx_t *ctx)
 {
-    s_ctx_t *ctx = arg;
+    ctx->next = NULL;
+    if (h->tail)
+        h->tail->next = ctx;
+    else
+        h->head = ctx;
+    h->tail = ctx;
+}
+
+static void s_push_front(registration_handlers_t *h, s_ctx_t *ctx)
+{
+    ctx->next = h->head;
+    h->head = ctx;
+    if (!h->tail)
+        h->tail = ctx;
+}
+
+/* Requests that may share a transaction: same tenant, neither solo. */
+static bool s_joins(const s_ctx_t *first, const s_ctx_t *other)
+{
+    return !first->solo && !other->solo && first->call.op->tenant_scoped &&
+           other->call.op->tenant_scoped && strcmp(first->msg->tenant, other->msg->tenant) == 0;
+}
+
+/* Take the first waiting request and those that can join it. */
+static s_batch_t *s_take(registration_handlers_t *h)
+{
+    s_batch_t *b = malloc(sizeof *b + REGISTRATION_BATCH_MAX * sizeof b->members[0]);
+    if (!b)
+        abort();
+    b->h = h;
+    b->n = 0;
+    s_ctx_t *first = h->head;
+    h->head = first->next;
+    if (!h->head)
+        h->tail = NULL;
+    b->members[b->n++] = first;
+    s_ctx_t *prev = NULL, *c = h->head;
+    while (c && b->n < REGISTRATION_BATCH_MAX) {
+        s_ctx_t *next = c->next;
+        if (s_joins(first, c)) {
+            if (prev)
+                prev->next = next;
+            else
+                h->head = next;
+            if (h->tail == c)
+                h->tail = prev;
+            b->members[b->n++] = c;
+        } else {
+            prev = c;
+        }
+        c = next;
+    }
+    return b;
+}
+
+/* Reply to a member and free it. */
+static void s_finish_member(s_ctx_t *ctx, const sp_db_tx_t *tx)
+{
     Samspil__V1__RegistrationReply reply = SAMSPIL__V1__REGISTRATION_REPLY__INIT;
     Samspil__V1__Error pb;
     sp_error_t err;
     sp_error_clear(&err);
     reply.correlation_id = ctx->msg->correlation_id;
-    registration_store_finish(&ctx->call, tx, &reply, &err);
+    if (registration_store_finish(&ctx->call, tx, &reply, &err)) {
+        /* a create met an existing row: read it in a transaction of its own */
+        ctx->solo = true;
+        s_push(ctx->h, ctx);
+        return;
+    }
     if (sp_error_is_set(&err)) {
         sp_error_to_pb(&err, &pb);
         reply.result_case = SAMSPIL__V1__REGISTRATION_REPLY__RESULT_ERROR;
@@ -125,11 +226,69 @@ static void s_on_done(sp_db_tx_t *tx, void *arg)
     bool failed = !sp_db_tx_ok(tx);
     s_log(ctx->call.op->name, ctx->msg->tenant, &err, ctx->started_ns,
           failed ? sp_db_tx_sqlstate(tx) : NULL, failed ? sp_db_tx_constraint(tx) : NULL);
-    sp_db_tx_destroy(&tx);
     registration_call_release(&ctx->call);
     samspil__v1__registration_request__free_unpacked(ctx->msg, NULL);
     free(ctx);
 }
+
+static void s_on_done(sp_db_tx_t *tx, void *arg)
+{
+    s_batch_t *b = arg;
+    registration_handlers_t *h = b->h;
+    h->running--;
+    if (b->n > 1 && !sp_db_tx_ok(tx) && !sp_db_tx_connection_failed(tx)) {
+        /* nothing of the batch was written: run each member alone, first in line */
+        sp_log_debug("batch failed; members run alone", SP_LOG_INT("members", b->n),
+                     SP_LOG_STR("sqlstate", sp_db_tx_sqlstate(tx)), SP_LOG_END);
+        for (int i = b->n - 1; i >= 0; i--) {
+            b->members[i]->solo = true;
+            s_push_front(h, b->members[i]);
+        }
+    } else {
+        for (int i = 0; i < b->n; i++)
+            s_finish_member(b->members[i], tx);
+    }
+    sp_db_tx_destroy(&tx);
+    free(b);
+    s_pump(h);
+}
+
+/* Answer a waiting request UNAVAILABLE (the service is stopping) and free it. */
+static void s_refuse(s_ctx_t *ctx)
+{
+    sp_error_t err;
+    sp_error_set(&err, SP_UNAVAILABLE, "", "service is stopping; retry");
+    s_reply_error(ctx->h, &ctx->request, ctx->msg->correlation_id, &err, ctx->call.op->name,
+                  ctx->msg->tenant, ctx->started_ns);
+    registration_call_release(&ctx->call);
+    samspil__v1__registration_request__free_unpacked(ctx->msg, NULL);
+    free(ctx);
+}
+
+/* Start transactions while there are waiting requests and room. */
+static void s_pump(registration_handlers_t *h)
+{
+    while (h->stopping && h->head) {
+        s_ctx_t *ctx = h->head;
+        h->head = ctx->next;
+        if (!h->head)
+            h->tail = NULL;
+        s_refuse(ctx);
+    }
+    while (h->head && h->running < h->max_tx) {
+        s_batch_t *b = s_take(h);
+        sp_db_tx_t *tx = sp_db_tx_new(h->db);
+        int tenant_stmt = -1;
+        for (int i = 0; i < b->n; i++) {
+            b->members[i]->solo = false; /* a retry runs alone once */
+            tenant_stmt = registration_store_prepare(&b->members[i]->call, tx, tenant_stmt);
+        }
+        h->running++;
+        sp_db_tx_run(tx, s_on_done, b);
+    }
+}
+
+/* ---------------------------------------------------------------- requests */
 
 void registration_handle(sp_request_t *request, void *arg)
 {
@@ -177,13 +336,12 @@ void registration_handle(sp_request_t *request, void *arg)
     ctx->request = request;
     ctx->msg = msg;
     ctx->started_ns = started;
+    ctx->solo = false;
     bool restricted = op->tenant_scoped && sp_principal_sees_restricted(principal, msg->tenant);
     registration_call_init(&ctx->call, msg, op, &checked, restricted);
     if (msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_TENANT_LIST &&
         !principal->all_tenants)
         registration_call_limit_tenants(&ctx->call, principal->tenants, principal->n_tenants);
-
-    sp_db_tx_t *tx = sp_db_tx_new(h->db);
-    registration_store_prepare(&ctx->call, tx);
-    sp_db_tx_run(tx, s_on_done, ctx);
+    s_push(h, ctx);
+    s_pump(h);
 }

@@ -11,9 +11,15 @@
 
 typedef struct registration_handlers_t registration_handlers_t;
 
-/* Handlers running their transactions on `db` (borrowed; must outlive the
- * handlers and every request in flight). */
-registration_handlers_t *registration_handlers_new(sp_db_t *db);
+/* Handlers running at most `max_tx` transactions at once on `db` (borrowed;
+ * must outlive the handlers and every request in flight).  Requests that
+ * arrive while all are busy wait, and are batched per tenant. */
+registration_handlers_t *registration_handlers_new(sp_db_t *db, int max_tx);
+
+/* Stop: answer waiting requests "unavailable" now and every later one too
+ * (call before destroying the database pool, which fails the running
+ * transactions; their requests are answered "unavailable" as well). */
+void registration_handlers_stop(registration_handlers_t *self);
 
 /* Free.  Every request must have been answered.  Idempotent; nulls *self_p. */
 void registration_handlers_destroy(registration_handlers_t **self_p);

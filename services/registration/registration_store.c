@@ -24,8 +24,10 @@
  *  - member_end and consent_withdraw set their date once; repeating them
  *    returns the record unchanged.
  * Concurrent identical creates leave one row: all but one INSERT meet the
- * unique index, wait for the winner to commit and do nothing, and the next
- * statement of their pipeline reads the winner's row.
+ * unique index, wait for the winner to commit and do nothing (ON CONFLICT DO
+ * NOTHING returns no row); only then does a second transaction read the
+ * row that holds the key (the winner's, committed by now).  The common case,
+ * no conflict, stays one round trip of two statements.
  */
 #include "registration_store.h"
 
@@ -148,9 +150,12 @@ static const char s_sql_part_update[] =
     "interests, preferred_language, accessibility_needs, contact_points, vulnerable, "             \
     "external_ref, idempotency_key, request_hash) VALUES ($1, $2, $3, $4::uuid, $5, $6::text[], "  \
     "$7, $8::text[], $9::jsonb, $10::boolean, $11, $12, $13::bytea) "
-static const char s_sql_actor_insert[] = ACTOR_INSERT "RETURNING " ACTOR_COLS;
+/* The hot path returns only what the server chose (id, time): the reply
+ * takes the rest from the request, which is what was stored. */
+#define ACTOR_NEW_COLS "a.id, " TS("a.created_at")
+static const char s_sql_actor_insert[] = ACTOR_INSERT "RETURNING " ACTOR_NEW_COLS;
 static const char s_sql_actor_insert_idem[] =
-    ACTOR_INSERT "ON CONFLICT DO NOTHING RETURNING " ACTOR_COLS;
+    ACTOR_INSERT "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS;
 /* the row holding the key ($2, hash $3) or the external ref ($4); content $5.. */
 static const char s_sql_actor_existing[] =
     "SELECT " ACTOR_COLS ", COALESCE(a.idempotency_key = $2, false), "
@@ -475,6 +480,33 @@ static Samspil__V1__Actor *s_actor_row(registration_call_t *call, const PGresult
     return a;
 }
 
+/* A just-created actor: the request's fields as stored, with the id and
+ * time the insert returned. */
+static Samspil__V1__Actor *s_actor_new(registration_call_t *call, const PGresult *r, int row)
+{
+    const Samspil__V1__Actor *src = call->req->actor_create->actor;
+    Samspil__V1__Actor *a = registration_arena_alloc(&call->arena, sizeof *a);
+    *a = *src;
+    a->base.unknown_fields = NULL; /* never echo fields this version does not know */
+    a->base.n_unknown_fields = 0;
+    a->id = (char *)s_get(r, row, 0);
+    a->created_at = a->updated_at = (char *)s_get(r, row, 1);
+    if (a->organisation_id && *a->organisation_id) {
+        /* as PostgreSQL prints a uuid: lower case */
+        size_t len = strlen(a->organisation_id);
+        a->organisation_id = registration_arena_strndup(&call->arena, a->organisation_id, len);
+        for (size_t i = 0; i < len; i++)
+            if (a->organisation_id[i] >= 'A' && a->organisation_id[i] <= 'F')
+                a->organisation_id[i] = (char)(a->organisation_id[i] - 'A' + 'a');
+    }
+    if (!call->restricted) {
+        a->n_contact_points = 0;
+        a->contact_points = NULL;
+        a->vulnerable = false;
+    }
+    return a;
+}
+
 static Samspil__V1__Membership *s_member_row(registration_call_t *call, const PGresult *r, int row)
 {
     registration_arena_t *arena = &call->arena;
@@ -592,9 +624,10 @@ static void s_prepare_actor_create(registration_call_t *call, sp_db_tx_t *tx,
     ins[11] = s_key(call);
     ins[12] = s_hash(call);
     bool natural = ins[10] || ins[11]; /* an external ref or an idempotency key */
-    call->stmt[1] =
-        sp_db_tx_add(tx, natural ? s_sql_actor_insert_idem : s_sql_actor_insert, 13, ins);
-    if (natural) {
+    if (call->phase == 0) {
+        call->stmt[1] =
+            sp_db_tx_add(tx, natural ? s_sql_actor_insert_idem : s_sql_actor_insert, 13, ins);
+    } else {
         const char *ex[11] = {t,      ins[11], ins[12], ins[10], ins[1], ins[2],
                               ins[3], ins[4],  ins[5],  ins[6],  ins[7]};
         call->stmt[2] = sp_db_tx_add(tx, s_sql_actor_existing, 11, ex);
@@ -624,8 +657,10 @@ static void s_prepare_part_create(registration_call_t *call, sp_db_tx_t *tx)
     ins[7] = s_key(call);
     ins[8] = s_hash(call);
     bool natural = ins[6] || ins[7];
-    call->stmt[1] = sp_db_tx_add(tx, natural ? s_sql_part_insert_idem : s_sql_part_insert, 9, ins);
-    if (natural) {
+    if (call->phase == 0) {
+        call->stmt[1] =
+            sp_db_tx_add(tx, natural ? s_sql_part_insert_idem : s_sql_part_insert, 9, ins);
+    } else {
         const char *ex[9] = {t, ins[7], ins[8], ins[6], ins[1], ins[2], ins[3], ins[4], ins[5]};
         call->stmt[2] = sp_db_tx_add(tx, s_sql_part_existing, 9, ex);
     }
@@ -638,21 +673,25 @@ static void s_page_params(registration_call_t *call, const char **p)
     p[1] = s_int(&call->arena, (long long)call->checked.limit + 1);
 }
 
-void registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx)
+int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int tenant_stmt)
 {
     const Samspil__V1__RegistrationRequest *req = call->req;
     const char *t = req->tenant;
     registration_arena_t *arena = &call->arena;
+    for (int i = 0; i < REGISTRATION_MAX_STMTS; i++)
+        call->stmt[i] = -1;
     if (call->op->tenant_scoped) {
         const char *p[1] = {t};
-        call->stmt[0] = sp_db_tx_add(tx, s_sql_tenant, 1, p);
+        call->stmt[0] = tenant_stmt >= 0 ? tenant_stmt : sp_db_tx_add(tx, s_sql_tenant, 1, p);
     }
 
     switch (req->op_case) {
     case OP(TENANT_CREATE): {
         const char *p[2] = {req->tenant_create->code, req->tenant_create->name};
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_tenant_insert, 2, p);
-        call->stmt[2] = sp_db_tx_add(tx, s_sql_tenant_get, 1, p);
+        if (call->phase == 0)
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_tenant_insert, 2, p);
+        else
+            call->stmt[2] = sp_db_tx_add(tx, s_sql_tenant_get, 1, p);
         break;
     }
     case OP(TENANT_GET): {
@@ -749,9 +788,11 @@ void registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx)
             s_null_if_empty(m->joined_on),
             s_key(call),
             s_hash(call)};
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_member_insert, 8, p);
         const char *ex[5] = {t, m->partnership_id, m->actor_id, p[6], p[7]};
-        call->stmt[2] = sp_db_tx_add(tx, s_sql_member_existing, 5, ex);
+        if (call->phase == 0)
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_member_insert, 8, p);
+        else
+            call->stmt[2] = sp_db_tx_add(tx, s_sql_member_existing, 5, ex);
         break;
     }
     case OP(MEMBER_LIST): {
@@ -785,8 +826,10 @@ void registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx)
                             s_null_if_empty(r->partnership_id),
                             s_key(call),
                             s_hash(call)};
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_rel_insert, 7, p);
-        call->stmt[2] = sp_db_tx_add(tx, s_sql_rel_existing, 7, p);
+        if (call->phase == 0)
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_rel_insert, 7, p);
+        else
+            call->stmt[2] = sp_db_tx_add(tx, s_sql_rel_existing, 7, p);
         break;
     }
     case OP(RELATION_LIST): {
@@ -815,12 +858,12 @@ void registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx)
                             s_null_if_empty(c->given_at),
                             s_key(call),
                             s_hash(call)};
-        call->stmt[1] =
-            sp_db_tx_add(tx, p[6] ? s_sql_consent_insert_idem : s_sql_consent_insert, 8, p);
-        if (p[6]) {
-            const char *ex[3] = {t, p[6], p[7]};
+        const char *ex[3] = {t, p[6], p[7]};
+        if (call->phase == 0)
+            call->stmt[1] =
+                sp_db_tx_add(tx, p[6] ? s_sql_consent_insert_idem : s_sql_consent_insert, 8, p);
+        else
             call->stmt[2] = sp_db_tx_add(tx, s_sql_consent_existing, 3, ex);
-        }
         break;
     }
     case OP(CONSENT_WITHDRAW): {
@@ -838,6 +881,7 @@ void registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx)
     default:
         break;
     }
+    return call->stmt[0];
 }
 
 /* ---------------------------------------------------------------- finish */
@@ -934,21 +978,29 @@ typedef struct {
     bool created;
 } s_outcome_t;
 
-static int s_create_outcome(const registration_call_t *call, const sp_db_tx_t *tx, int ncols,
+#define S_AGAIN 1 /* s_create_outcome: read the existing row in a second transaction */
+
+/* Returns 0 with *out set, S_AGAIN, or -1 with `err` set. */
+static int s_create_outcome(registration_call_t *call, const sp_db_tx_t *tx, int ncols,
                             const char *ref_field, const char *noun, s_outcome_t *out,
                             sp_error_t *err)
 {
-    const PGresult *ins = s_result(call, tx, 1);
-    if (s_rows(ins) == 1) {
-        *out = (s_outcome_t){ins, 0, true};
-        return 0;
+    if (call->phase == 0) {
+        const PGresult *ins = s_result(call, tx, 1);
+        if (s_rows(ins) == 1) {
+            *out = (s_outcome_t){ins, 0, true};
+            return 0;
+        }
+        call->phase = 1; /* ON CONFLICT DO NOTHING met the row holding a key */
+        return S_AGAIN;
     }
     const PGresult *ex = s_result(call, tx, 2);
     if (s_rows(ex) != 1) {
         /* the conflicting row vanished: cannot happen without deletes; retry */
         sp_log_warn("create conflicted but found no existing row", SP_LOG_STR("op", call->op->name),
                     SP_LOG_END);
-        return sp_error_set(err, SP_UNAVAILABLE, "", "conflicting concurrent request; retry");
+        sp_error_set(err, SP_UNAVAILABLE, "", "conflicting concurrent request; retry");
+        return -1;
     }
     bool key_match = registration_pg_bool(s_get(ex, 0, ncols));
     bool same_request = registration_pg_bool(s_get(ex, 0, ncols + 1));
@@ -961,10 +1013,10 @@ static int s_create_outcome(const registration_call_t *call, const sp_db_tx_t *t
         }
         char quoted[80];
         sp_error_quote(call->req->idempotency_key, 60, quoted, sizeof quoted);
-        return sp_error_set(err, SP_FAILED_PRECONDITION, "idempotency_key",
-                            "idempotency key \"%s\" was already used with a different request "
-                            "(%s %s)",
-                            quoted, noun, s_get(ex, 0, 0));
+        sp_error_set(err, SP_FAILED_PRECONDITION, "idempotency_key",
+                     "idempotency key \"%s\" was already used with a different request (%s %s)",
+                     quoted, noun, s_get(ex, 0, 0));
+        return -1;
     }
     if (!has_content || same_content) {
         /* same natural key: an active membership, a recorded relation, or an
@@ -975,9 +1027,10 @@ static int s_create_outcome(const registration_call_t *call, const sp_db_tx_t *t
     char field[64], quoted[80];
     snprintf(field, sizeof field, "%s.%s", call->op->name, ref_field);
     sp_error_quote(s_get(ex, 0, ncols == ACTOR_NCOLS ? 10 : 6), 60, quoted, sizeof quoted);
-    return sp_error_set(err, SP_ALREADY_EXISTS, field,
-                        "external ref \"%s\" is already taken by %s %s with different content",
-                        quoted, noun, s_get(ex, 0, 0));
+    sp_error_set(err, SP_ALREADY_EXISTS, field,
+                 "external ref \"%s\" is already taken by %s %s with different content", quoted,
+                 noun, s_get(ex, 0, 0));
+    return -1;
 }
 
 /* Page bookkeeping: how many rows to return, and the next cursor. */
@@ -1004,25 +1057,26 @@ static size_t s_page(const registration_call_t *call, const PGresult *r, char **
         reply->field_items = pg;                                                                   \
     } while (0)
 
-void registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
+bool registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
                                Samspil__V1__RegistrationReply *reply, sp_error_t *err)
 {
     const Samspil__V1__RegistrationRequest *req = call->req;
     const char *op = call->op->name;
+    int rc;
 
     /* the tenant check ran first: no row means no such tenant */
     const PGresult *tenant = s_result(call, tx, 0);
     if (call->op->tenant_scoped && tenant && PQresultStatus(tenant) == PGRES_TUPLES_OK &&
         PQntuples(tenant) == 0) {
         s_not_found(err, "tenant", "tenant", req->tenant);
-        return;
+        return false;
     }
     if (!sp_db_tx_ok(tx)) {
         registration_value_t values[8];
         size_t n = s_error_values(call, values, 8);
         registration_db_error(sp_db_tx_sqlstate(tx), sp_db_tx_constraint(tx),
                               sp_db_tx_connection_failed(tx), op, values, n, err);
-        return;
+        return false;
     }
 
     const PGresult *r = s_result(call, tx, 1);
@@ -1030,49 +1084,52 @@ void registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
     s_outcome_t oc;
     switch (req->op_case) {
     case OP(TENANT_CREATE): {
-        if (s_rows(r) == 1) {
+        if (call->phase == 0 && s_rows(r) == 1) {
             reply->tenant = s_tenant_row(call, r, 0);
             reply->created = true;
+        } else if (call->phase == 0) {
+            call->phase = 1; /* the code exists: read it in a second transaction */
+            return true;
         } else {
             const PGresult *ex = s_result(call, tx, 2);
             if (s_rows(ex) != 1) {
                 sp_error_set(err, SP_UNAVAILABLE, "", "conflicting concurrent request; retry");
-                return;
+                return false;
             }
             if (strcmp(s_get(ex, 0, 1), req->tenant_create->name) != 0) {
                 char quoted[80];
                 sp_error_quote(req->tenant_create->code, 60, quoted, sizeof quoted);
                 sp_error_set(err, SP_ALREADY_EXISTS, "tenant_create.code",
                              "tenant \"%s\" already exists with another name", quoted);
-                return;
+                return false;
             }
             reply->tenant = s_tenant_row(call, ex, 0);
         }
         reply->result_case = RES(TENANT);
-        return;
+        return false;
     }
     case OP(TENANT_GET):
         if (s_rows(r) != 1) {
             s_not_found(err, "tenant_get.code", "tenant", req->tenant_get->code);
-            return;
+            return false;
         }
         reply->tenant = s_tenant_row(call, r, 0);
         reply->result_case = RES(TENANT);
-        return;
+        return false;
     case OP(TENANT_LIST):
         S_LIST(Samspil__V1__Tenant, Samspil__V1__TenantPage, samspil__v1__tenant_page__init,
                s_tenant_row, tenants);
         reply->result_case = RES(TENANTS);
-        return;
+        return false;
 
     case OP(PARTNERSHIP_CREATE):
-        if (s_create_outcome(call, tx, PART_NCOLS, "partnership.external_ref", "partnership", &oc,
-                             err))
-            return;
+        if ((rc = s_create_outcome(call, tx, PART_NCOLS, "partnership.external_ref", "partnership",
+                                   &oc, err)) != 0)
+            return rc == S_AGAIN;
         reply->partnership = s_part_row(call, oc.res, oc.row);
         reply->created = oc.created;
         reply->result_case = RES(PARTNERSHIP);
-        return;
+        return false;
     case OP(PARTNERSHIP_GET):
     case OP(PARTNERSHIP_UPDATE):
         if (s_rows(r) != 1) {
@@ -1080,24 +1137,26 @@ void registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
             snprintf(field, sizeof field, "%s.%s", op, get ? "id" : "partnership.id");
             s_not_found(err, field, "partnership",
                         get ? req->partnership_get->id : req->partnership_update->partnership->id);
-            return;
+            return false;
         }
         reply->partnership = s_part_row(call, r, 0);
         reply->result_case = RES(PARTNERSHIP);
-        return;
+        return false;
     case OP(PARTNERSHIP_LIST):
         S_LIST(Samspil__V1__Partnership, Samspil__V1__PartnershipPage,
                samspil__v1__partnership_page__init, s_part_row, partnerships);
         reply->result_case = RES(PARTNERSHIPS);
-        return;
+        return false;
 
     case OP(ACTOR_CREATE):
-        if (s_create_outcome(call, tx, ACTOR_NCOLS, "actor.external_ref", "actor", &oc, err))
-            return;
-        reply->actor = s_actor_row(call, oc.res, oc.row);
+        if ((rc = s_create_outcome(call, tx, ACTOR_NCOLS, "actor.external_ref", "actor", &oc,
+                                   err)) != 0)
+            return rc == S_AGAIN;
+        reply->actor =
+            oc.created ? s_actor_new(call, oc.res, oc.row) : s_actor_row(call, oc.res, oc.row);
         reply->created = oc.created;
         reply->result_case = RES(ACTOR);
-        return;
+        return false;
     case OP(ACTOR_UPSERT):
         if (s_rows(r) != 1) {
             char quoted[80];
@@ -1106,12 +1165,12 @@ void registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
                          "the actor with external ref \"%s\" is of another kind (kind cannot "
                          "change)",
                          quoted);
-            return;
+            return false;
         }
         reply->actor = s_actor_row(call, r, 0);
         reply->created = registration_pg_bool(s_get(r, 0, ACTOR_NCOLS));
         reply->result_case = RES(ACTOR);
-        return;
+        return false;
     case OP(ACTOR_GET):
     case OP(ACTOR_UPDATE):
         if (s_rows(r) != 1) {
@@ -1121,73 +1180,73 @@ void registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
                 s_not_found(err, "actor_get.id", "actor", req->actor_get->id);
             else
                 s_not_found(err, "actor_get.external_ref", "actor", req->actor_get->external_ref);
-            return;
+            return false;
         }
         reply->actor = s_actor_row(call, r, 0);
         reply->result_case = RES(ACTOR);
-        return;
+        return false;
     case OP(ACTOR_LIST):
         S_LIST(Samspil__V1__Actor, Samspil__V1__ActorPage, samspil__v1__actor_page__init,
                s_actor_row, actors);
         reply->result_case = RES(ACTORS);
-        return;
+        return false;
 
     case OP(MEMBER_ADD):
-        if (s_create_outcome(call, tx, MEMBER_NCOLS, "", "membership", &oc, err))
-            return;
+        if ((rc = s_create_outcome(call, tx, MEMBER_NCOLS, "", "membership", &oc, err)) != 0)
+            return rc == S_AGAIN;
         reply->membership = s_member_row(call, oc.res, oc.row);
         reply->created = oc.created;
         reply->result_case = RES(MEMBERSHIP);
-        return;
+        return false;
     case OP(MEMBER_END):
         if (s_rows(r) != 1) {
             s_not_found(err, "member_end.id", "membership", req->member_end->id);
-            return;
+            return false;
         }
         reply->membership = s_member_row(call, r, 0);
         reply->result_case = RES(MEMBERSHIP);
-        return;
+        return false;
     case OP(MEMBER_LIST):
         S_LIST(Samspil__V1__Membership, Samspil__V1__MembershipPage,
                samspil__v1__membership_page__init, s_member_row, memberships);
         reply->result_case = RES(MEMBERSHIPS);
-        return;
+        return false;
 
     case OP(RELATION_ADD):
-        if (s_create_outcome(call, tx, REL_NCOLS, "", "relation", &oc, err))
-            return;
+        if ((rc = s_create_outcome(call, tx, REL_NCOLS, "", "relation", &oc, err)) != 0)
+            return rc == S_AGAIN;
         reply->relation = s_rel_row(call, oc.res, oc.row);
         reply->created = oc.created;
         reply->result_case = RES(RELATION);
-        return;
+        return false;
     case OP(RELATION_LIST):
         S_LIST(Samspil__V1__Relation, Samspil__V1__RelationPage, samspil__v1__relation_page__init,
                s_rel_row, relations);
         reply->result_case = RES(RELATIONS);
-        return;
+        return false;
 
     case OP(CONSENT_RECORD):
-        if (s_create_outcome(call, tx, CONSENT_NCOLS, "", "consent", &oc, err))
-            return;
+        if ((rc = s_create_outcome(call, tx, CONSENT_NCOLS, "", "consent", &oc, err)) != 0)
+            return rc == S_AGAIN;
         reply->consent = s_consent_row(call, oc.res, oc.row);
         reply->created = oc.created;
         reply->result_case = RES(CONSENT);
-        return;
+        return false;
     case OP(CONSENT_WITHDRAW):
         if (s_rows(r) != 1) {
             s_not_found(err, "consent_withdraw.id", "consent", req->consent_withdraw->id);
-            return;
+            return false;
         }
         reply->consent = s_consent_row(call, r, 0);
         reply->result_case = RES(CONSENT);
-        return;
+        return false;
     case OP(CONSENT_LIST):
         S_LIST(Samspil__V1__Consent, Samspil__V1__ConsentPage, samspil__v1__consent_page__init,
                s_consent_row, consents);
         reply->result_case = RES(CONSENTS);
-        return;
+        return false;
     default:
         sp_error_set(err, SP_INVALID_ARGUMENT, "op", "request names no known operation");
-        return;
+        return false;
     }
 }

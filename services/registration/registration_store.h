@@ -12,11 +12,10 @@
  * and refuses every insert, nothing is written, and the reply is NOT_FOUND
  * "tenant".
  *
- * Creates are idempotent without a second round trip: the INSERT uses
- * ON CONFLICT DO NOTHING, and a second statement in the same pipeline
- * (a fresh snapshot under READ COMMITTED, so it sees a row a concurrent
- * transaction has just committed) reads the row that holds the idempotency
- * key or natural key.  See registration_store.c for the exact semantics.
+ * Creates are idempotent: the INSERT uses ON CONFLICT DO NOTHING, and only
+ * when it met an existing row does a second transaction read the row that
+ * holds the idempotency key or natural key.  See registration_store.c for
+ * the exact semantics.
  */
 #ifndef REGISTRATION_STORE_H
 #define REGISTRATION_STORE_H
@@ -38,6 +37,7 @@ typedef struct {
     const registration_op_t *op;
     registration_checked_t checked;
     bool restricted; /* the principal sees contact points and the vulnerable flag */
+    int phase;       /* 0: the operation; 1: a create's read of the row it conflicted with */
     char hash_hex[REGISTRATION_HASH_HEX_SIZE];
     const char *tenant_filter;        /* tenant_list: text[] of the tenants shown, NULL for all */
     int stmt[REGISTRATION_MAX_STMTS]; /* statement indexes in the transaction, -1 if unused */
@@ -55,13 +55,18 @@ void registration_call_limit_tenants(registration_call_t *call, char *const *ten
 /* Release the reply's memory. */
 void registration_call_release(registration_call_t *call);
 
-/* Add the operation's statements to `tx`. */
-void registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx);
+/* Add the operation's statements to `tx`.  Tenant-scoped operations need
+ * the tenant statement first: pass -1 to add it, or the index of the one
+ * already in `tx` (calls of the same tenant batched into one transaction).
+ * Returns the tenant statement's index, or -1 for tenant operations. */
+int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int tenant_stmt);
 
 /* After `tx` finished: fill `reply` with the result (and `created`), or set
- * `err`.  Reply memory is borrowed from `tx`'s results and `call`'s arena:
- * pack the reply before destroying either. */
-void registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
+ * `err`, and return false.  Reply memory is borrowed from `tx`'s results and
+ * `call`'s arena: pack the reply before destroying either.  Returns true
+ * when a create met an existing row: destroy `tx`, then prepare and run a
+ * new transaction for the same call (it reads that row), and finish again. */
+bool registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
                                Samspil__V1__RegistrationReply *reply, sp_error_t *err);
 
 #endif
