@@ -167,10 +167,10 @@ done
 # ---------------------------------------------------------------- results
 reg=$(median "${reg_rates[@]}")
 pg=$(median "${pg_tps[@]}")
-reg_ratio=$(awk -v a="$reg" -v b="$pg" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}')
+reg_ratio=$(awk -v a="$reg" -v b="$pg" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 ech=$(median "${echo_rates[@]}")
 rr=$(median "${rr_rates[@]}")
-echo_ratio=$(awk -v a="$ech" -v b="$rr" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}')
+echo_ratio=$(awk -v a="$ech" -v b="$rr" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 target=$(awk -v r="$reg_ratio" 'BEGIN {if (r >= 0.7) print "met"; else printf "missed by %.0f%%", (0.7 - r) / 0.7 * 100}')
 echo "== medians of $RUNS runs of ${SECS} s, $WORKERS registration workers; register target ratio >= 0.7: $target"
 cleanup
