@@ -3,7 +3,8 @@
  * actor creates are in flight (issue 2 point 9).  The client keeps ~64
  * requests in flight, kills registration-1 after ~200 replies, and resends
  * any request not answered in time with the SAME idempotency key (client
- * retry).  Afterwards every acknowledged create is present exactly once,
+ * retry; everything outstanding at the kill is also resent at once, racing
+ * the broker's requeue).  Afterwards every acknowledged create is present exactly once,
  * with the id its reply carried, and the tenant holds exactly 1,000 new rows.
  * Then the killed worker is started again (same command line, environment
  * and working directory, read from /proc before the kill) so the suite has
@@ -261,6 +262,14 @@ int main(void)
             fprintf(stderr,
                     "itest: killed registration-1 (pid %ld) after %d replies, %d in flight\n",
                     (long)victim.pid, acked, in_flight);
+            /* a client that saw its worker die retries what is outstanding at
+             * once, racing the broker's requeue of the same requests */
+            for (int i = 0; i < next; i++) {
+                if (!slots[i].done) {
+                    send_create(client, i);
+                    resends++;
+                }
+            }
         }
         int64_t now = rc_now_us();
         for (int i = 0; i < next; i++) {
