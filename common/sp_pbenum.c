@@ -12,7 +12,7 @@
 static size_t
 s_prefix(const ProtobufCEnumDescriptor *desc, char *out, size_t outlen)
 {
-    const char *name = desc->name;
+    const char *name = desc->short_name; /* desc->name is package-qualified */
     size_t o = 0;
     for (size_t i = 0; name[i] && o + 2 < outlen; i++) {
         if (i > 0 && isupper((unsigned char)name[i]) && !isupper((unsigned char)name[i - 1]))

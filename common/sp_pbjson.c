@@ -123,13 +123,8 @@ static void s_enum(sp_buf_t *buf, const ProtobufCEnumDescriptor *desc, int value
         return;
     }
     if (flags & SP_PBJSON_SHORT_ENUMS) {
-        /* sp_pbenum derives the value-name prefix from desc->name, which
-         * protoc-c fills with the qualified name ("samspil.v1.ActorKind");
-         * hand it a copy naming the type by its short name */
-        ProtobufCEnumDescriptor local = *desc;
-        local.name = desc->short_name;
         char name[128];
-        sp_pbenum_short_name(&local, value, name, sizeof name);
+        sp_pbenum_short_name(desc, value, name, sizeof name);
         sp_buf_json_string(buf, name, strlen(name));
     } else {
         sp_buf_json_string(buf, v->name, strlen(v->name));

@@ -23,30 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ------------------------------------------------------------ enum words */
-
-/* sp_pbenum derives the value-name prefix from the descriptor's `name`,
- * which protoc-c fills with the qualified name ("samspil.v1.ActorKind");
- * these wrappers hand it a copy that names the type by its short name. */
-static ProtobufCEnumDescriptor s_enum_local(const ProtobufCEnumDescriptor *desc)
-{
-    ProtobufCEnumDescriptor local = *desc;
-    local.name = desc->short_name;
-    return local;
-}
-
-static int s_enum_parse(const ProtobufCEnumDescriptor *desc, const char *text, int *value)
-{
-    ProtobufCEnumDescriptor local = s_enum_local(desc);
-    return sp_pbenum_parse(&local, text, value);
-}
-
-static const char *s_enum_choices(const ProtobufCEnumDescriptor *desc, char *out, size_t outlen)
-{
-    ProtobufCEnumDescriptor local = s_enum_local(desc);
-    return sp_pbenum_choices(&local, out, outlen);
-}
-
 /* ------------------------------------------------------------ registry */
 
 #define CTL_TENANT 0x1u /* acts on a tenant: --tenant required */
@@ -429,7 +405,7 @@ static void s_help_option(sp_buf_t *out, const ctl_opt_t *o)
     sp_buf_printf(out, "  %-26s %s", left, o->opt.help);
     if (o->choices) {
         char words[256];
-        sp_buf_printf(out, ": %s", s_enum_choices(o->choices, words, sizeof words));
+        sp_buf_printf(out, ": %s", sp_pbenum_choices(o->choices, words, sizeof words));
     }
     if (o->required)
         sp_buf_puts(out, " (required)");
@@ -662,11 +638,11 @@ static ctl_parse_t s_check_options(ctl_invocation_t *inv, sp_buf_t *err)
         for (size_t k = 0; k < n; k++) {
             const char *text = got->type == SP_OPT_LIST ? got->values[k] : got->value;
             int value;
-            if (s_enum_parse(o->choices, text, &value) < 0) {
+            if (sp_pbenum_parse(o->choices, text, &value) < 0) {
                 char quoted[96], words[256];
                 return s_usage(inv, err, "invalid value \"%s\" for --%s: expected one of %s",
                                sp_error_quote(text, 48, quoted, sizeof quoted), o->opt.flag,
-                               s_enum_choices(o->choices, words, sizeof words));
+                               sp_pbenum_choices(o->choices, words, sizeof words));
             }
         }
     }
@@ -856,7 +832,7 @@ static int s_enum_val(const ctl_invocation_t *inv, const char *flag)
     const ctl_opt_t *o = s_command_opt(inv->cmd, flag);
     const char *text = s_val(inv, flag);
     int value = 0;
-    if (o && o->choices && text && s_enum_parse(o->choices, text, &value) < 0)
+    if (o && o->choices && text && sp_pbenum_parse(o->choices, text, &value) < 0)
         value = 0;
     return value;
 }
@@ -1197,7 +1173,7 @@ static int s_build_member_add(const ctl_invocation_t *inv, ctl_request_t *r, sp_
     const sp_option_t *roles = s_opt(inv, "role");
     for (size_t i = 0; i < roles->nvalues; i++) {
         int value = 0;
-        s_enum_parse(MEMBER_ROLE, roles->values[i], &value); /* checked in parsing */
+        sp_pbenum_parse(MEMBER_ROLE, roles->values[i], &value); /* checked in parsing */
         r->roles[i] = (Samspil__V1__MemberRole)value;
     }
     m->roles = r->roles;

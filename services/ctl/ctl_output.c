@@ -56,14 +56,11 @@ static void s_text(sp_buf_t *out, const char *s)
 static const char *s_enum_word(const ProtobufCEnumDescriptor *desc, int value, char *out,
                                size_t outlen)
 {
-    /* sp_pbenum wants the type's short name in `name` (see ctl_args.c) */
-    ProtobufCEnumDescriptor local = *desc;
-    local.name = desc->short_name;
     if (!protobuf_c_enum_descriptor_get_value(desc, value)) {
         snprintf(out, outlen, "%d", value);
         return out;
     }
-    return sp_pbenum_short_name(&local, value, out, outlen);
+    return sp_pbenum_short_name(desc, value, out, outlen);
 }
 
 static bool s_is_default(const ProtobufCFieldDescriptor *f, const void *p);
