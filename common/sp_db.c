@@ -111,7 +111,8 @@ typedef struct {
     int poll_events;
     uv_timer_t timer; /* reconnect backoff, or connect timeout */
     int backoff_ms;
-    bool lost_logged;
+    bool was_lost;    /* log "restored" once it is back */
+    bool lost_logged; /* a failed reconnection attempt was logged */
 
     sp_db_tx_t *tx;
     s_item_t *items; /* what the results of the running tx answer, in order */
@@ -137,7 +138,7 @@ struct sp_db_t {
 
     sp_db_tx_t *queue_head, *queue_tail;
     sp_db_tx_t *deferred_head, *deferred_tail; /* failed in sp_db_tx_run; done() on the loop */
-    uv_timer_t deferred_timer;
+    uv_idle_t deferred_idle; /* runs once per loop iteration while the list is not empty */
 };
 
 static void s_conn_process(s_conn_t *c);
@@ -196,7 +197,7 @@ static void s_handle_closed(sp_db_t *db)
         s_db_free(db);
 }
 
-static void s_on_timer_closed(uv_handle_t *handle)
+static void s_on_handle_closed(uv_handle_t *handle)
 {
     s_handle_closed(handle->data);
 }
@@ -283,11 +284,15 @@ static void s_tx_complete(sp_db_tx_t *tx)
     tx->done(tx, tx->arg);
 }
 
-static void s_on_deferred(uv_timer_t *timer)
+/* Complete the transactions deferred so far; those their owners run (and
+ * that fail again) wait for the next loop iteration, so I/O and timers get
+ * their turn. */
+static void s_on_deferred(uv_idle_t *idle)
 {
-    sp_db_t *db = timer->data;
+    sp_db_t *db = idle->data;
     sp_db_tx_t *list = db->deferred_head;
     db->deferred_head = db->deferred_tail = NULL;
+    uv_idle_stop(idle);
     while (list) {
         sp_db_tx_t *tx = list;
         list = tx->next;
@@ -306,7 +311,7 @@ static void s_tx_fail_deferred(sp_db_t *db, sp_db_tx_t *tx)
     else
         db->deferred_head = tx;
     db->deferred_tail = tx;
-    uv_timer_start(&db->deferred_timer, s_on_deferred, 0, 0);
+    uv_idle_start(&db->deferred_idle, s_on_deferred);
 }
 
 static sp_db_tx_t *s_queue_pop(sp_db_t *db)
@@ -588,6 +593,7 @@ static void s_conn_lost(s_conn_t *c, const char *why, bool defer)
     s_prep_forget_all(c);
     c->state = S_DOWN;
     c->backoff_ms = 0;
+    c->was_lost = true;
     s_conn_connect_start(c);
     if (tx && defer) {
         s_tx_fail_deferred(db, tx);
@@ -694,9 +700,10 @@ static void s_conn_connect_step(s_conn_t *c, PostgresPollingStatusType st)
             break;
         c->state = S_IDLE;
         c->backoff_ms = 0;
-        if (c->lost_logged)
+        if (c->was_lost)
             sp_log_info("database connection restored", SP_LOG_INT("connection", c->id),
                         SP_LOG_END);
+        c->was_lost = false;
         c->lost_logged = false;
         s_pool_dispatch(c->db);
         return;
@@ -759,8 +766,8 @@ sp_db_t *sp_db_new(uv_loop_t *loop, const char *conninfo, int connections)
     const char *prepare = getenv("SAMSPIL_DB_PREPARE");
     db->prepare = !(prepare && (strcmp(prepare, "0") == 0 || strcmp(prepare, "false") == 0 ||
                                 strcmp(prepare, "no") == 0));
-    uv_timer_init(loop, &db->deferred_timer);
-    db->deferred_timer.data = db;
+    uv_idle_init(loop, &db->deferred_idle);
+    db->deferred_idle.data = db;
     db->handles++;
     for (int i = 0; i < connections; i++) {
         s_conn_t *c = &db->conns[i];
@@ -853,10 +860,9 @@ void sp_db_destroy(sp_db_t **self_p)
         c->pg = NULL;
         c->state = S_NEW;
         c->timer.data = db; /* the close callback needs only the pool */
-        uv_close((uv_handle_t *)&c->timer, s_on_timer_closed);
+        uv_close((uv_handle_t *)&c->timer, s_on_handle_closed);
     }
-    db->deferred_timer.data = db;
-    uv_close((uv_handle_t *)&db->deferred_timer, s_on_timer_closed);
+    uv_close((uv_handle_t *)&db->deferred_idle, s_on_handle_closed);
 }
 
 int sp_db_connections_ready(const sp_db_t *self)
