@@ -14,6 +14,7 @@
 #include "sp_worker.h"
 
 #include <libpq-fe.h>
+#include <sodium.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,10 @@ static void s_on_stop(void *arg)
 int main(int argc, char **argv)
 {
     sp_log_init("registration");
+    if (sodium_init() < 0) {
+        sp_log_error("could not initialise libsodium", SP_LOG_END);
+        return 1;
+    }
     sp_option_t opts[] = {
         {.flag = "broker",
          .env = "SAMSPIL_BROKER",
@@ -116,7 +121,9 @@ int main(int argc, char **argv)
          .env = "SAMSPIL_REGISTRATION_DB_CONNECTIONS",
          .type = SP_OPT_INT,
          .metavar = "N",
-         .help = "database connections (default: the credit)"},
+         .default_value = "1",
+         .help = "database connections, i.e. transactions at once; requests that wait are "
+                 "batched per tenant into one transaction"},
         {.flag = "heartbeat-ms",
          .env = "SAMSPIL_HEARTBEAT_MS",
          .type = SP_OPT_INT,
@@ -149,8 +156,7 @@ int main(int argc, char **argv)
         return s_migrate(abs_home);
 
     long long credit = sp_config_find(opts, nopts, "credit")->int_value;
-    sp_option_t *conns_opt = sp_config_find(opts, nopts, "db-connections");
-    long long conns = conns_opt->set ? conns_opt->int_value : credit;
+    long long conns = sp_config_find(opts, nopts, "db-connections")->int_value;
     long long heartbeat_ms = sp_config_find(opts, nopts, "heartbeat-ms")->int_value;
     if (credit < 1 || credit > SP_MDP_MAX_CREDIT || conns < 1 || conns > 1000 ||
         heartbeat_ms < 10 || heartbeat_ms > 60000) {

@@ -278,11 +278,12 @@ static void s_pump(registration_handlers_t *h)
     while (h->head && h->running < h->max_tx) {
         s_batch_t *b = s_take(h);
         sp_db_tx_t *tx = sp_db_tx_new(h->db);
-        int tenant_stmt = -1;
+        registration_call_t *calls[REGISTRATION_BATCH_MAX];
         for (int i = 0; i < b->n; i++) {
             b->members[i]->solo = false; /* a retry runs alone once */
-            tenant_stmt = registration_store_prepare(&b->members[i]->call, tx, tenant_stmt);
+            calls[i] = &b->members[i]->call;
         }
+        registration_store_prepare_batch(calls, b->n, tx);
         h->running++;
         sp_db_tx_run(tx, s_on_done, b);
     }

@@ -32,6 +32,7 @@
 #include "registration_store.h"
 
 #include "registration_errors.h"
+#include "registration_ids.h"
 #include "sp_buf.h"
 #include "sp_log.h"
 
@@ -109,8 +110,8 @@ static const char s_sql_tenant_list[] =
 
 #define PART_INSERT                                                                                \
     "INSERT INTO registration.partnerships AS p (tenant_id, name, purpose, burning_platform, "     \
-    "status, backbone_organisation_id, external_ref, idempotency_key, request_hash) "              \
-    "VALUES ($1, $2, $3, $4, $5, $6::uuid, $7, $8, $9::bytea) "
+    "status, backbone_organisation_id, external_ref, idempotency_key, request_hash, id) "          \
+    "VALUES ($1, $2, $3, $4, $5, $6::uuid, $7, $8, $9::bytea, $10::uuid) "
 static const char s_sql_part_insert[] = PART_INSERT "RETURNING " PART_COLS;
 static const char s_sql_part_insert_idem[] =
     PART_INSERT "ON CONFLICT DO NOTHING RETURNING " PART_COLS;
@@ -148,14 +149,27 @@ static const char s_sql_part_update[] =
 #define ACTOR_INSERT                                                                               \
     "INSERT INTO registration.actors AS a (tenant_id, kind, name, organisation_id, sector, "       \
     "interests, preferred_language, accessibility_needs, contact_points, vulnerable, "             \
-    "external_ref, idempotency_key, request_hash) VALUES ($1, $2, $3, $4::uuid, $5, $6::text[], "  \
-    "$7, $8::text[], $9::jsonb, $10::boolean, $11, $12, $13::bytea) "
+    "external_ref, idempotency_key, request_hash, id) VALUES ($1, $2, $3, $4::uuid, $5, "          \
+    "$6::text[], $7, $8::text[], $9::jsonb, $10::boolean, $11, $12, $13::bytea, $14::uuid) "
 /* The hot path returns only what the server chose (id, time): the reply
  * takes the rest from the request, which is what was stored. */
 #define ACTOR_NEW_COLS "a.id, " TS("a.created_at")
 static const char s_sql_actor_insert[] = ACTOR_INSERT "RETURNING " ACTOR_NEW_COLS;
 static const char s_sql_actor_insert_idem[] =
     ACTOR_INSERT "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS;
+/* Several creates of one batch as one statement: each parameter an array
+ * with one element per actor (text[] and jsonb values as their text). */
+static const char s_sql_actor_insert_many[] =
+    "INSERT INTO registration.actors AS a (tenant_id, id, kind, name, organisation_id, sector, "
+    "interests, preferred_language, accessibility_needs, contact_points, vulnerable, "
+    "external_ref, idempotency_key, request_hash) "
+    "SELECT $1, x.id, x.kind, x.name, x.org, x.sector, x.interests::text[], x.lang, "
+    "x.needs::text[], x.contacts::jsonb, x.vulnerable, x.ref, x.key, x.hash "
+    "FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], "
+    "$8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[], "
+    "$14::bytea[]) AS x(id, kind, name, org, sector, interests, lang, needs, contacts, "
+    "vulnerable, ref, key, hash) "
+    "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS;
 /* the row holding the key ($2, hash $3) or the external ref ($4); content $5.. */
 static const char s_sql_actor_existing[] =
     "SELECT " ACTOR_COLS ", COALESCE(a.idempotency_key = $2, false), "
@@ -218,9 +232,9 @@ static const char s_sql_actor_update[] =
 
 static const char s_sql_member_insert[] =
     "INSERT INTO registration.memberships AS m (tenant_id, partnership_id, actor_id, roles, "
-    "knowledge_basis, joined_on, idempotency_key, request_hash) "
+    "knowledge_basis, joined_on, idempotency_key, request_hash, id) "
     "VALUES ($1, $2::uuid, $3::uuid, $4::text[], $5, COALESCE($6::date, " TODAY "), $7, "
-    "$8::bytea) ON CONFLICT DO NOTHING RETURNING " MEMBER_COLS;
+    "$8::bytea, $9::uuid) ON CONFLICT DO NOTHING RETURNING " MEMBER_COLS;
 /* the row holding the key ($4, hash $5), else the active membership */
 static const char s_sql_member_existing[] =
     "SELECT " MEMBER_COLS ", COALESCE(m.idempotency_key = $4, false), "
@@ -245,8 +259,8 @@ static const char s_sql_member_end[] =
 
 static const char s_sql_rel_insert[] =
     "INSERT INTO registration.relations AS r (tenant_id, from_actor_id, to_actor_id, kind, "
-    "partnership_id, idempotency_key, request_hash) "
-    "VALUES ($1, $2::uuid, $3::uuid, $4, $5::uuid, $6, $7::bytea) "
+    "partnership_id, idempotency_key, request_hash, id) "
+    "VALUES ($1, $2::uuid, $3::uuid, $4, $5::uuid, $6, $7::bytea, $8::uuid) "
     "ON CONFLICT DO NOTHING RETURNING " REL_COLS;
 static const char s_sql_rel_existing[] =
     "SELECT " REL_COLS ", COALESCE(r.idempotency_key = $6, false), "
@@ -271,8 +285,9 @@ static const char *const s_sql_rel_list[4] = {
 
 #define CONSENT_INSERT                                                                             \
     "INSERT INTO registration.consents AS c (tenant_id, actor_id, purpose, channel, "              \
-    "text_version, given_at, idempotency_key, request_hash) "                                      \
-    "VALUES ($1, $2::uuid, $3, $4, $5, COALESCE($6::timestamptz, now()), $7, $8::bytea) "
+    "text_version, given_at, idempotency_key, request_hash, id) "                                  \
+    "VALUES ($1, $2::uuid, $3, $4, $5, COALESCE($6::timestamptz, now()), $7, $8::bytea, "          \
+    "$9::uuid) "
 static const char s_sql_consent_insert[] = CONSENT_INSERT "RETURNING " CONSENT_COLS;
 static const char s_sql_consent_insert_idem[] =
     CONSENT_INSERT "ON CONFLICT DO NOTHING RETURNING " CONSENT_COLS;
@@ -568,6 +583,8 @@ void registration_call_init(registration_call_t *call, const Samspil__V1__Regist
     for (int i = 0; i < REGISTRATION_MAX_STMTS; i++)
         call->stmt[i] = -1;
     registration_arena_init(&call->arena);
+    if (op->create || req->op_case == OP(ACTOR_UPSERT))
+        registration_uuid_v7(call->id);
     if (op->create && req->idempotency_key && *req->idempotency_key) {
         uint8_t hash[REGISTRATION_HASH_SIZE];
         registration_request_hash(req, hash);
@@ -618,15 +635,16 @@ static void s_prepare_actor_create(registration_call_t *call, sp_db_tx_t *tx,
                                    const Samspil__V1__Actor *a)
 {
     const char *t = call->req->tenant;
-    const char *ins[13];
+    const char *ins[14];
     ins[0] = t;
     s_actor_params(call, a, ins + 1);
     ins[11] = s_key(call);
     ins[12] = s_hash(call);
+    ins[13] = call->id;
     bool natural = ins[10] || ins[11]; /* an external ref or an idempotency key */
     if (call->phase == 0) {
         call->stmt[1] =
-            sp_db_tx_add(tx, natural ? s_sql_actor_insert_idem : s_sql_actor_insert, 13, ins);
+            sp_db_tx_add(tx, natural ? s_sql_actor_insert_idem : s_sql_actor_insert, 14, ins);
     } else {
         const char *ex[11] = {t,      ins[11], ins[12], ins[10], ins[1], ins[2],
                               ins[3], ins[4],  ins[5],  ins[6],  ins[7]};
@@ -651,15 +669,16 @@ static void s_prepare_part_create(registration_call_t *call, sp_db_tx_t *tx)
 {
     const Samspil__V1__Partnership *p = call->req->partnership_create->partnership;
     const char *t = call->req->tenant;
-    const char *ins[9];
+    const char *ins[10];
     ins[0] = t;
     s_part_params(p, ins + 1);
     ins[7] = s_key(call);
     ins[8] = s_hash(call);
+    ins[9] = call->id;
     bool natural = ins[6] || ins[7];
     if (call->phase == 0) {
         call->stmt[1] =
-            sp_db_tx_add(tx, natural ? s_sql_part_insert_idem : s_sql_part_insert, 9, ins);
+            sp_db_tx_add(tx, natural ? s_sql_part_insert_idem : s_sql_part_insert, 10, ins);
     } else {
         const char *ex[9] = {t, ins[7], ins[8], ins[6], ins[1], ins[2], ins[3], ins[4], ins[5]};
         call->stmt[2] = sp_db_tx_add(tx, s_sql_part_existing, 9, ex);
@@ -737,12 +756,13 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
         s_prepare_actor_create(call, tx, req->actor_create->actor);
         break;
     case OP(ACTOR_UPSERT): {
-        const char *p[13];
+        const char *p[14];
         p[0] = t;
         s_actor_params(call, req->actor_upsert->actor, p + 1);
         p[11] = NULL; /* an upsert is idempotent by its external ref; no key stored */
         p[12] = NULL;
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_upsert, 13, p);
+        p[13] = call->id;
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_upsert, 14, p);
         break;
     }
     case OP(ACTOR_GET): {
@@ -779,7 +799,7 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
 
     case OP(MEMBER_ADD): {
         const Samspil__V1__Membership *m = req->member_add->membership;
-        const char *p[8] = {
+        const char *p[9] = {
             t,
             m->partnership_id,
             m->actor_id,
@@ -787,10 +807,11 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
             s_word(S_WORDS(s_bases), m->knowledge_basis),
             s_null_if_empty(m->joined_on),
             s_key(call),
-            s_hash(call)};
+            s_hash(call),
+            call->id};
         const char *ex[5] = {t, m->partnership_id, m->actor_id, p[6], p[7]};
         if (call->phase == 0)
-            call->stmt[1] = sp_db_tx_add(tx, s_sql_member_insert, 8, p);
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_member_insert, 9, p);
         else
             call->stmt[2] = sp_db_tx_add(tx, s_sql_member_existing, 5, ex);
         break;
@@ -819,15 +840,16 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
 
     case OP(RELATION_ADD): {
         const Samspil__V1__Relation *r = req->relation_add->relation;
-        const char *p[7] = {t,
+        const char *p[8] = {t,
                             r->from_actor_id,
                             r->to_actor_id,
                             s_word(S_WORDS(s_rel_kinds), r->kind),
                             s_null_if_empty(r->partnership_id),
                             s_key(call),
-                            s_hash(call)};
+                            s_hash(call),
+                            call->id};
         if (call->phase == 0)
-            call->stmt[1] = sp_db_tx_add(tx, s_sql_rel_insert, 7, p);
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_rel_insert, 8, p);
         else
             call->stmt[2] = sp_db_tx_add(tx, s_sql_rel_existing, 7, p);
         break;
@@ -850,18 +872,19 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
 
     case OP(CONSENT_RECORD): {
         const Samspil__V1__Consent *c = req->consent_record->consent;
-        const char *p[8] = {t,
+        const char *p[9] = {t,
                             c->actor_id,
                             c->purpose,
                             s_word(S_WORDS(s_channels), c->channel),
                             c->text_version,
                             s_null_if_empty(c->given_at),
                             s_key(call),
-                            s_hash(call)};
+                            s_hash(call),
+                            call->id};
         const char *ex[3] = {t, p[6], p[7]};
         if (call->phase == 0)
             call->stmt[1] =
-                sp_db_tx_add(tx, p[6] ? s_sql_consent_insert_idem : s_sql_consent_insert, 8, p);
+                sp_db_tx_add(tx, p[6] ? s_sql_consent_insert_idem : s_sql_consent_insert, 9, p);
         else
             call->stmt[2] = sp_db_tx_add(tx, s_sql_consent_existing, 3, ex);
         break;
@@ -882,6 +905,82 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
         break;
     }
     return call->stmt[0];
+}
+
+/* Append `value` to an array literal being built in `buf` (NULL: SQL NULL). */
+static void s_array_elem(sp_buf_t *buf, const char *value)
+{
+    sp_buf_puts(buf, buf->len > 1 ? "," : "");
+    if (!value) {
+        sp_buf_puts(buf, "NULL");
+        return;
+    }
+    sp_buf_append(buf, "\"", 1);
+    for (const char *c = value; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            sp_buf_append(buf, "\\", 1);
+        sp_buf_append(buf, c, 1);
+    }
+    sp_buf_append(buf, "\"", 1);
+}
+
+/* One statement inserting the actor_create calls among `calls`; returns its index. */
+static int s_add_actor_insert_many(registration_call_t *const *calls, int n, sp_db_tx_t *tx)
+{
+    enum { NCOL = 13 };
+    sp_buf_t cols[NCOL];
+    for (int k = 0; k < NCOL; k++) {
+        sp_buf_init(&cols[k]);
+        sp_buf_puts(&cols[k], "{");
+    }
+    for (int i = 0; i < n; i++) {
+        registration_call_t *c = calls[i];
+        if (c->phase != 0 || c->req->op_case != OP(ACTOR_CREATE))
+            continue;
+        const char *v[NCOL];
+        v[0] = c->id;
+        s_actor_params(c, c->req->actor_create->actor, v + 1); /* kind .. external_ref */
+        v[11] = s_key(c);
+        v[12] = s_hash(c);
+        for (int k = 0; k < NCOL; k++)
+            s_array_elem(&cols[k], v[k]);
+    }
+    const char *params[NCOL + 1];
+    params[0] = calls[0]->req->tenant;
+    for (int k = 0; k < NCOL; k++) {
+        sp_buf_puts(&cols[k], "}");
+        params[k + 1] = cols[k].data;
+    }
+    int index = sp_db_tx_add(tx, s_sql_actor_insert_many, NCOL + 1, params); /* copies */
+    for (int k = 0; k < NCOL; k++)
+        sp_buf_free(&cols[k]);
+    return index;
+}
+
+void registration_store_prepare_batch(registration_call_t *const *calls, int n, sp_db_tx_t *tx)
+{
+    int creates = 0;
+    for (int i = 0; i < n; i++)
+        creates += calls[i]->phase == 0 && calls[i]->req->op_case == OP(ACTOR_CREATE);
+    int tenant = -1, insert = -1;
+    for (int i = 0; i < n; i++) {
+        registration_call_t *c = calls[i];
+        if (creates >= 2 && c->phase == 0 && c->req->op_case == OP(ACTOR_CREATE)) {
+            if (insert < 0) {
+                if (tenant < 0) {
+                    const char *p[1] = {c->req->tenant};
+                    tenant = sp_db_tx_add(tx, s_sql_tenant, 1, p);
+                }
+                insert = s_add_actor_insert_many(calls, n, tx);
+            }
+            for (int k = 0; k < REGISTRATION_MAX_STMTS; k++)
+                c->stmt[k] = -1;
+            c->stmt[0] = tenant;
+            c->stmt[1] = insert;
+            continue;
+        }
+        tenant = registration_store_prepare(c, tx, tenant);
+    }
 }
 
 /* ---------------------------------------------------------------- finish */
@@ -986,10 +1085,14 @@ static int s_create_outcome(registration_call_t *call, const sp_db_tx_t *tx, int
                             sp_error_t *err)
 {
     if (call->phase == 0) {
+        /* the insert's row: this call's id (a batch's statement returns one per actor) */
         const PGresult *ins = s_result(call, tx, 1);
-        if (s_rows(ins) == 1) {
-            *out = (s_outcome_t){ins, 0, true};
-            return 0;
+        int rows = s_rows(ins);
+        for (int row = 0; row < rows; row++) {
+            if (rows == 1 || strcmp(s_get(ins, row, 0), call->id) == 0) {
+                *out = (s_outcome_t){ins, row, true};
+                return 0;
+            }
         }
         call->phase = 1; /* ON CONFLICT DO NOTHING met the row holding a key */
         return S_AGAIN;

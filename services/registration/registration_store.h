@@ -39,6 +39,7 @@ typedef struct {
     bool restricted; /* the principal sees contact points and the vulnerable flag */
     int phase;       /* 0: the operation; 1: a create's read of the row it conflicted with */
     char hash_hex[REGISTRATION_HASH_HEX_SIZE];
+    char id[37];                      /* creates: the new row's id (UUIDv7) */
     const char *tenant_filter;        /* tenant_list: text[] of the tenants shown, NULL for all */
     int stmt[REGISTRATION_MAX_STMTS]; /* statement indexes in the transaction, -1 if unused */
     registration_arena_t arena;       /* the reply's memory */
@@ -48,6 +49,11 @@ typedef struct {
 void registration_call_init(registration_call_t *call, const Samspil__V1__RegistrationRequest *req,
                             const registration_op_t *op, const registration_checked_t *checked,
                             bool restricted);
+
+/* Add the statements of `n` calls of one tenant to `tx` (one transaction):
+ * one tenant statement, and the actor creates among them as one multi-row
+ * INSERT; each call then finishes as if it had run alone. */
+void registration_store_prepare_batch(registration_call_t *const *calls, int n, sp_db_tx_t *tx);
 
 /* tenant_list: show only these tenants (for principals not acting for all). */
 void registration_call_limit_tenants(registration_call_t *call, char *const *tenants, size_t n);
