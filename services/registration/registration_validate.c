@@ -8,7 +8,6 @@
 #include "sp_pbenum.h"
 #include "sp_valid.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -80,49 +79,6 @@ static int s_quote_fail(sp_error_t *err, sp_error_code_t code, const char *field
     return sp_error_set(err, code, field, fmt, quoted);
 }
 
-/* The short word of an enum value ("needs_support"): its name without the
- * prefix its zero value ("..._UNSPECIFIED") shares, lower-cased.  (Local
- * rather than sp_pbenum_short_name, which derives the prefix from the
- * descriptor's full name including the package.) */
-static const char *s_word(const ProtobufCEnumDescriptor *desc, int value, char *out, size_t outlen)
-{
-    out[0] = '\0';
-    const ProtobufCEnumValue *zero = protobuf_c_enum_descriptor_get_value(desc, 0);
-    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(desc, value);
-    if (!v || value == 0)
-        return out;
-    size_t plen = 0;
-    if (zero) {
-        const char *u = strstr(zero->name, "UNSPECIFIED");
-        plen = u ? (size_t)(u - zero->name) : 0;
-    }
-    const char *name =
-        strncmp(v->name, zero ? zero->name : "", plen) == 0 ? v->name + plen : v->name;
-    size_t o = 0;
-    for (; *name && o + 1 < outlen; name++)
-        out[o++] = (char)tolower((unsigned char)*name);
-    out[o] = '\0';
-    return out;
-}
-
-/* "citizen, professional, organisation" */
-static const char *s_choices(const ProtobufCEnumDescriptor *desc, char *out, size_t outlen)
-{
-    size_t o = 0;
-    out[0] = '\0';
-    for (unsigned i = 0; i < desc->n_values; i++) {
-        char word[64];
-        if (desc->values[i].value == 0)
-            continue;
-        int n = snprintf(out + o, outlen - o, "%s%s", o ? ", " : "",
-                         s_word(desc, desc->values[i].value, word, sizeof word));
-        if (n < 0 || (size_t)n >= outlen - o)
-            break;
-        o += (size_t)n;
-    }
-    return out;
-}
-
 /* An enum value: required (non-zero) or optional, and a known value.
  * `label` names it in messages ("kind", "role"). */
 static int s_enum(const ProtobufCEnumDescriptor *desc, int value, bool required, const char *label,
@@ -133,11 +89,11 @@ static int s_enum(const ProtobufCEnumDescriptor *desc, int value, bool required,
         if (!required)
             return 0;
         return sp_error_set(err, SP_INVALID_ARGUMENT, field, "%s is required (one of %s)", label,
-                            s_choices(desc, choices, sizeof choices));
+                            sp_pbenum_choices(desc, choices, sizeof choices));
     }
     if (!sp_pbenum_is_valid(desc, value))
         return sp_error_set(err, SP_INVALID_ARGUMENT, field, "unknown %s %d (expected %s)", label,
-                            value, s_choices(desc, choices, sizeof choices));
+                            value, sp_pbenum_choices(desc, choices, sizeof choices));
     return 0;
 }
 
@@ -410,9 +366,9 @@ static int s_membership(const Samspil__V1__Membership *m, const char *prefix, sp
         for (size_t j = 0; j < i; j++)
             if (m->roles[j] == m->roles[i]) {
                 char name[64];
-                return sp_error_set(
-                    err, SP_INVALID_ARGUMENT, f, "duplicate role \"%s\" in roles",
-                    s_word(&samspil__v1__member_role__descriptor, m->roles[i], name, sizeof name));
+                return sp_error_set(err, SP_INVALID_ARGUMENT, f, "duplicate role \"%s\" in roles",
+                                    sp_pbenum_short_name(&samspil__v1__member_role__descriptor,
+                                                         m->roles[i], name, sizeof name));
             }
     }
     if (s_enum(&samspil__v1__knowledge_basis__descriptor, m->knowledge_basis, true,
