@@ -444,14 +444,14 @@ static void s_conn_start(s_conn_t *c, sp_db_tx_t *tx)
 
     if (tx->tenant_off != S_NO_PARAM) {
         const char *tenant = tx->arena + tx->tenant_off;
-        s_conn_add_item(c, S_ITEM_TENANT, -1, NULL);
+        /* items in wire order: a Parse (if any) is added by s_conn_send_stmt */
         if (s_conn_send_stmt(c, S_ITEM_TENANT, -1, s_tenant_sql, 1, &tenant) != 0)
             goto failed;
+        s_conn_add_item(c, S_ITEM_TENANT, -1, NULL);
     }
     for (int i = 0; i < tx->nstmts; i++) {
         const s_stmt_t *st = &tx->stmts[i];
         const char **values = s_conn_values(c, tx, st);
-        /* the PREPARE item (if any) is added before the statement's own */
         if (s_conn_send_stmt(c, S_ITEM_STMT, i, st->sql, st->nparams, values) != 0)
             goto failed;
         s_conn_add_item(c, S_ITEM_STMT, i, NULL);

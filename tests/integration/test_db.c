@@ -320,6 +320,25 @@ static void test_prepared_after_failure(void)
         sp_db_tx_destroy(&tx);
     }
     ITEST_CHECK(s_count("id IN (20, 21, 22)") == 2, "only the committed rows are there");
+
+    /* statements are prepared once per connection, not once per use */
+    long before = -1, after = -1;
+    for (int i = 0; i < 12; i++) {
+        tx = sp_db_tx_new(one);
+        sp_db_tx_set_tenant(tx, "751");
+        sp_db_tx_add(tx, s_sql_count, 0, NULL);
+        sp_db_tx_add(tx, "SELECT count(*) FROM pg_prepared_statements", 0, NULL);
+        tx = s_run(tx);
+        const char *v = tx && sp_db_tx_ok(tx) ? s_value(tx, 1) : NULL;
+        if (i == 1)
+            before = v ? atol(v) : -1;
+        if (i == 11)
+            after = v ? atol(v) : -1;
+        sp_db_tx_destroy(&tx);
+    }
+    ITEST_CHECKF(before > 0 && after == before,
+                 "repeated transactions prepare nothing new on their connection",
+                 "prepared %ld then %ld", before, after);
     sp_db_destroy(&one);
     ITEST_CHECK(one == NULL, "sp_db_destroy nulls the pointer");
 }
