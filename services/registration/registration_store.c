@@ -1089,7 +1089,7 @@ static int s_create_outcome(registration_call_t *call, const sp_db_tx_t *tx, int
         const PGresult *ins = s_result(call, tx, 1);
         int rows = s_rows(ins);
         for (int row = 0; row < rows; row++) {
-            if (rows == 1 || strcmp(s_get(ins, row, 0), call->id) == 0) {
+            if (strcmp(s_get(ins, row, 0), call->id) == 0) {
                 *out = (s_outcome_t){ins, row, true};
                 return 0;
             }
