@@ -34,8 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REGISTRATION_BATCH_MAX 64
-
 /* A request between its validation and its reply. */
 typedef struct s_ctx_t s_ctx_t;
 struct s_ctx_t {

@@ -27,7 +27,11 @@
  * unique index, wait for the winner to commit and do nothing (ON CONFLICT DO
  * NOTHING returns no row); only then does a second transaction read the
  * row that holds the key (the winner's, committed by now).  The common case,
- * no conflict, stays one round trip of two statements.
+ * no conflict, is one round trip: the tenant statement and the insert.
+ *
+ * Batches (registration_store_prepare_batch): calls of one tenant share a
+ * transaction and its tenant statement, and their actor creates become one
+ * multi-row INSERT whose rows are told apart by the ids the service chose.
  */
 #include "registration_store.h"
 
@@ -925,18 +929,41 @@ static void s_array_elem(sp_buf_t *buf, const char *value)
 }
 
 /* One statement inserting the actor_create calls among `calls`; returns its index. */
+/* Order of rows in a multi-row insert: by idempotency key, then external
+ * ref (absent last).  Two batches that insert some of the same keys then
+ * wait for each other's rows in the same order, so they cannot deadlock. */
+static int s_key_order(const void *pa, const void *pb)
+{
+    const registration_call_t *a = *(registration_call_t *const *)pa;
+    const registration_call_t *b = *(registration_call_t *const *)pb;
+    const char *ka = s_key(a), *kb = s_key(b);
+    if (ka && kb && strcmp(ka, kb) != 0)
+        return strcmp(ka, kb);
+    if (!ka != !kb)
+        return ka ? -1 : 1;
+    const char *ra = s_null_if_empty(a->req->actor_create->actor->external_ref);
+    const char *rb = s_null_if_empty(b->req->actor_create->actor->external_ref);
+    if (ra && rb)
+        return strcmp(ra, rb);
+    return !ra - !rb;
+}
+
 static int s_add_actor_insert_many(registration_call_t *const *calls, int n, sp_db_tx_t *tx)
 {
     enum { NCOL = 13 };
+    registration_call_t *rows[REGISTRATION_BATCH_MAX];
+    int nrows = 0;
+    for (int i = 0; i < n && nrows < REGISTRATION_BATCH_MAX; i++)
+        if (calls[i]->phase == 0 && calls[i]->req->op_case == OP(ACTOR_CREATE))
+            rows[nrows++] = calls[i];
+    qsort(rows, (size_t)nrows, sizeof rows[0], s_key_order);
     sp_buf_t cols[NCOL];
     for (int k = 0; k < NCOL; k++) {
         sp_buf_init(&cols[k]);
         sp_buf_puts(&cols[k], "{");
     }
-    for (int i = 0; i < n; i++) {
-        registration_call_t *c = calls[i];
-        if (c->phase != 0 || c->req->op_case != OP(ACTOR_CREATE))
-            continue;
+    for (int i = 0; i < nrows; i++) {
+        registration_call_t *c = rows[i];
         const char *v[NCOL];
         v[0] = c->id;
         s_actor_params(c, c->req->actor_create->actor, v + 1); /* kind .. external_ref */

@@ -30,6 +30,7 @@
 #include <stdbool.h>
 
 #define REGISTRATION_MAX_STMTS 3
+#define REGISTRATION_BATCH_MAX 64 /* calls in one transaction at most */
 
 /* One request on its way through the database. */
 typedef struct {
@@ -50,7 +51,8 @@ void registration_call_init(registration_call_t *call, const Samspil__V1__Regist
                             const registration_op_t *op, const registration_checked_t *checked,
                             bool restricted);
 
-/* Add the statements of `n` calls of one tenant to `tx` (one transaction):
+/* Add the statements of `n` (<= REGISTRATION_BATCH_MAX) calls of one tenant
+ * to `tx` (one transaction):
  * one tenant statement, and the actor creates among them as one multi-row
  * INSERT; each call then finishes as if it had run alone. */
 void registration_store_prepare_batch(registration_call_t *const *calls, int n, sp_db_tx_t *tx);

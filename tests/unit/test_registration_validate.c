@@ -467,6 +467,9 @@ static void test_partnerships(void **state)
     s_ok(&req);
     assert_int_equal(s_out.update_mask,
                      REGISTRATION_PARTNERSHIP_STATUS | REGISTRATION_PARTNERSHIP_PURPOSE);
+    q.status = 0;
+    s_bad(&req, "partnership_update.partnership.status", "status is required");
+    q.status = SAMSPIL__V1__PARTNERSHIP_STATUS__PARTNERSHIP_STATUS_PAUSED;
     char *bad[] = {"external_ref"};
     pu.update_mask = bad;
     pu.n_update_mask = 1;

@@ -21,13 +21,15 @@
 -- setting; tenants are never deleted (no DELETE grant).  A foreign key
 -- would add nothing to that, but would take a KEY SHARE lock on the one
 -- tenant row for every insert: with many concurrent writers of one
--- municipality that becomes a MultiXact per insert, which measured as
--- roughly half of the insert rate.
+-- municipality that becomes a MultiXact per insert, which cost a large
+-- share of the insert rate in our measurements.
 --
--- Lists page by id (keyset) within a tenant, using the primary key; the
--- kind and interest filters are applied while scanning it (a GIN index on
--- interests cost a large share of the insert rate for little gain at the
--- size of a municipality's actor register).
+-- Ids are UUIDv7 (time-ordered, made by the service), so primary-key
+-- inserts land at the index's right edge.  Lists page by id (keyset)
+-- within a tenant, using the primary key; the actor kind and interest
+-- filters are applied while scanning it (a GIN index on interests cost a
+-- large share of the insert rate for little gain at the size of one
+-- municipality's register).
 
 CREATE SCHEMA IF NOT EXISTS registration;
 
