@@ -234,7 +234,8 @@ static void s_on_done(sp_db_tx_t *tx, void *arg)
     s_batch_t *b = arg;
     registration_handlers_t *h = b->h;
     h->running--;
-    if (b->n > 1 && !sp_db_tx_ok(tx) && !sp_db_tx_connection_failed(tx)) {
+    if (b->n > 1 && !sp_db_tx_ok(tx) && !sp_db_tx_connection_failed(tx) &&
+        !registration_store_unknown_tenant(&b->members[0]->call, tx)) {
         /* nothing of the batch was written: run each member alone, first in line */
         sp_log_debug("batch failed; members run alone", SP_LOG_INT("members", b->n),
                      SP_LOG_STR("sqlstate", sp_db_tx_sqlstate(tx)), SP_LOG_END);

@@ -1187,6 +1187,13 @@ static size_t s_page(const registration_call_t *call, const PGresult *r, char **
         reply->field_items = pg;                                                                   \
     } while (0)
 
+bool registration_store_unknown_tenant(const registration_call_t *call, const sp_db_tx_t *tx)
+{
+    const PGresult *tenant = s_result(call, tx, 0);
+    return call->op->tenant_scoped && tenant && PQresultStatus(tenant) == PGRES_TUPLES_OK &&
+           PQntuples(tenant) == 0;
+}
+
 bool registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
                                Samspil__V1__RegistrationReply *reply, sp_error_t *err)
 {
@@ -1195,9 +1202,7 @@ bool registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
     int rc;
 
     /* the tenant check ran first: no row means no such tenant */
-    const PGresult *tenant = s_result(call, tx, 0);
-    if (call->op->tenant_scoped && tenant && PQresultStatus(tenant) == PGRES_TUPLES_OK &&
-        PQntuples(tenant) == 0) {
+    if (registration_store_unknown_tenant(call, tx)) {
         s_not_found(err, "tenant", "tenant", req->tenant);
         return false;
     }

@@ -57,6 +57,10 @@ void registration_call_init(registration_call_t *call, const Samspil__V1__Regist
  * INSERT; each call then finishes as if it had run alone. */
 void registration_store_prepare_batch(registration_call_t *const *calls, int n, sp_db_tx_t *tx);
 
+/* After `tx` finished: true if its tenant statement found no such tenant
+ * (then every call of the transaction is answered NOT_FOUND "tenant"). */
+bool registration_store_unknown_tenant(const registration_call_t *call, const sp_db_tx_t *tx);
+
 /* tenant_list: show only these tenants (for principals not acting for all). */
 void registration_call_limit_tenants(registration_call_t *call, char *const *tenants, size_t n);
 
