@@ -1,15 +1,21 @@
 /*
  * sp_db.c - a pool of non-blocking libpq connections on a libuv loop.
  *
- * Each connection is in pipeline mode and runs one transaction at a time:
- * its statements (the tenant's set_config first, if any) are sent with one
- * Sync, so PostgreSQL runs them as one implicit transaction and answers in
- * one round trip.  Transactions wait in a FIFO queue while every connection
- * is busy.  A statement is prepared on a connection the first time it is
- * used there (Parse in the same pipeline, then Bind/Execute by name), so
- * later runs skip parsing and planning; SAMSPIL_DB_PREPARE=0 turns that off.
+ * Each connection is in pipeline mode.  A transaction's statements (the
+ * tenant's set_config first, if any) are sent followed by one Sync, so
+ * PostgreSQL runs them as one implicit transaction and answers in one round
+ * trip.  A transaction goes to the connection with the fewest transactions
+ * in flight; when every connection is busy, up to SAMSPIL_DB_PIPELINE
+ * (default 4) transactions are pipelined on one connection, each with its
+ * own Sync and so its own implicit transaction, and beyond that they wait
+ * in a FIFO queue.
  *
- * A lost connection fails the transaction running on it (SQLSTATE 08006)
+ * A statement is prepared on a connection the first time it is used there:
+ * its Parse goes first in the transaction's pipeline segment (so no error
+ * of another statement can skip it), then Bind/Execute by name; later runs
+ * skip parsing and planning.  SAMSPIL_DB_PREPARE=0 sends statements unnamed.
+ *
+ * A lost connection fails the transactions in flight on it (SQLSTATE 08006)
  * and is re-established in the background with PQconnectStart/PQconnectPoll
  * (retries back off from 100 ms to 5 s).  Transactions queued meanwhile wait
  * for it, unless no connection can be established at all.
@@ -30,6 +36,9 @@
 #define S_INLINE_STMTS 4
 #define S_INLINE_PARAMS 16
 #define S_INLINE_ARENA 256
+#define S_INLINE_ITEMS 8
+#define S_DEPTH_DEFAULT 4
+#define S_DEPTH_MAX 64
 #define S_PREP_SLOTS 256 /* per connection, power of two */
 #define S_PREP_MAX 128   /* statements prepared per connection at most */
 #define S_BACKOFF_MIN_MS 100
@@ -38,51 +47,6 @@
 #define S_NO_PARAM UINT32_MAX
 
 static const char *const s_tenant_sql = "SELECT set_config('samspil.tenant', $1, true)";
-
-/* --- transactions */
-
-typedef struct {
-    const char *sql;
-    int nparams;
-    uint32_t first_param; /* index into tx->param_off */
-    PGresult *result;
-} s_stmt_t;
-
-struct sp_db_tx_t {
-    sp_db_t *db;
-    sp_db_tx_done_fn *done;
-    void *arg;
-    sp_db_tx_t *next; /* in the pool's wait queue or deferred list */
-
-    s_stmt_t *stmts;
-    int nstmts, stmts_cap;
-    uint32_t *param_off; /* offset of each parameter in arena, or S_NO_PARAM */
-    uint32_t nparams, params_cap;
-    char *arena;
-    size_t arena_len, arena_cap;
-    uint32_t tenant_off; /* S_NO_PARAM: no tenant */
-
-    bool ok, finished, connection_failed;
-    int failed_index;
-    char sqlstate[6];
-    const char *constraint;
-    const char *message;
-    PGresult *error_result; /* error not tied to a statement (tenant, prepare, commit) */
-
-    s_stmt_t stmts_inline[S_INLINE_STMTS];
-    uint32_t params_inline[S_INLINE_PARAMS];
-    char arena_inline[S_INLINE_ARENA];
-};
-
-/* --- connections */
-
-typedef enum {
-    S_NEW = 0,    /* never opened */
-    S_DOWN,       /* waiting for the next reconnection attempt */
-    S_CONNECTING, /* PQconnectPoll in progress */
-    S_IDLE,       /* connected, no transaction */
-    S_BUSY,       /* connected, running `tx` */
-} s_state_t;
 
 typedef enum { S_PREP_NONE = 0, S_PREP_PENDING, S_PREP_READY } s_prep_state_t;
 
@@ -101,6 +65,58 @@ typedef struct {
     s_prep_t *prep; /* PREPARE only */
 } s_item_t;
 
+/* --- transactions */
+
+typedef struct {
+    const char *sql;
+    int nparams;
+    uint32_t first_param; /* index into tx->param_off */
+    PGresult *result;
+} s_stmt_t;
+
+struct sp_db_tx_t {
+    sp_db_t *db;
+    sp_db_tx_done_fn *done;
+    void *arg;
+    sp_db_tx_t *next; /* in the pool's wait queue, a connection's in-flight list or the
+                         deferred list */
+
+    s_stmt_t *stmts;
+    int nstmts, stmts_cap;
+    uint32_t *param_off; /* offset of each parameter in arena, or S_NO_PARAM */
+    uint32_t nparams, params_cap;
+    char *arena;
+    size_t arena_len, arena_cap;
+    uint32_t tenant_off; /* S_NO_PARAM: no tenant */
+
+    bool ok, finished, connection_failed;
+    int failed_index;
+    char sqlstate[6];
+    const char *constraint;
+    const char *message;
+    PGresult *error_result; /* error not tied to a statement (tenant, prepare, commit) */
+
+    /* in flight: what the results answer, in wire order */
+    s_item_t *items;
+    int nitems, items_cap;
+    int item;       /* item the next result belongs to */
+    bool item_seen; /* a result for `item` arrived (a NULL then ends it) */
+
+    s_stmt_t stmts_inline[S_INLINE_STMTS];
+    s_item_t items_inline[S_INLINE_ITEMS];
+    uint32_t params_inline[S_INLINE_PARAMS];
+    char arena_inline[S_INLINE_ARENA];
+};
+
+/* --- connections */
+
+typedef enum {
+    S_NEW = 0,    /* never opened */
+    S_DOWN,       /* waiting for the next reconnection attempt */
+    S_CONNECTING, /* PQconnectPoll in progress */
+    S_UP,         /* connected; `inflight` transactions sent */
+} s_state_t;
+
 typedef struct {
     sp_db_t *db;
     int id;
@@ -114,13 +130,13 @@ typedef struct {
     bool was_lost;    /* log "restored" once it is back */
     bool lost_logged; /* a failed reconnection attempt was logged */
 
-    sp_db_tx_t *tx;
-    s_item_t *items; /* what the results of the running tx answer, in order */
-    int nitems, items_cap;
-    int item;       /* item the next result belongs to */
-    bool item_seen; /* a result for `item` arrived (a NULL then ends it) */
+    sp_db_tx_t *head, *tail; /* in flight, oldest first */
+    int inflight;
+    bool after_sync; /* the last result was a Sync's */
     const char **values;
     int values_cap;
+    s_prep_t **stmt_prep; /* per statement of the tx being sent */
+    int stmt_prep_cap;
 
     s_prep_t *preps; /* S_PREP_SLOTS slots, allocated on first use */
     int nprep;
@@ -132,6 +148,7 @@ struct sp_db_t {
     char *conninfo;
     int nconns;
     s_conn_t *conns;
+    int depth; /* transactions in flight per connection at most */
     bool prepare;
     bool opened, closing;
     int handles; /* open libuv handles; the struct is freed when the last closes */
@@ -182,8 +199,8 @@ static void s_db_free(sp_db_t *db)
                 free(c->preps[j].sql);
             free(c->preps);
         }
-        free(c->items);
         free(c->values);
+        free(c->stmt_prep);
     }
     free(db->conns);
     free(db->conninfo);
@@ -331,7 +348,7 @@ static void s_pool_fail_queue_if_unreachable(sp_db_t *db)
 {
     for (int i = 0; i < db->nconns; i++) {
         s_state_t st = db->conns[i].state;
-        if (st == S_CONNECTING || st == S_IDLE || st == S_BUSY)
+        if (st == S_CONNECTING || st == S_UP)
             return;
     }
     sp_db_tx_t *tx;
@@ -390,32 +407,45 @@ static void s_prep_forget_all(s_conn_t *c)
 
 /* --- connections: sending */
 
-static void s_conn_add_item(s_conn_t *c, s_item_kind_t kind, int index, s_prep_t *prep)
+static void s_tx_add_item(sp_db_tx_t *tx, s_item_kind_t kind, int index, s_prep_t *prep)
 {
-    if (c->nitems == c->items_cap) {
-        c->items_cap = c->items_cap ? c->items_cap * 2 : 8;
-        c->items = s_realloc(c->items, (size_t)c->items_cap * sizeof *c->items);
+    if (tx->nitems == tx->items_cap) {
+        int cap = tx->items_cap * 2;
+        if (tx->items == tx->items_inline) {
+            tx->items = s_alloc((size_t)cap * sizeof *tx->items);
+            memcpy(tx->items, tx->items_inline, sizeof tx->items_inline);
+        } else {
+            tx->items = s_realloc(tx->items, (size_t)cap * sizeof *tx->items);
+        }
+        tx->items_cap = cap;
     }
-    c->items[c->nitems++] = (s_item_t){.kind = kind, .index = index, .prep = prep};
+    tx->items[tx->nitems++] = (s_item_t){.kind = kind, .index = index, .prep = prep};
 }
 
-/* Queue one statement on the connection (Parse first if it is new there). */
-static int s_conn_send_stmt(s_conn_t *c, s_item_kind_t kind, int index, const char *sql,
-                            int nparams, const char *const *values)
+/* The connection's prepared statement for `sql`, sending its Parse first
+ * if the connection does not have it yet; NULL: run it unnamed. */
+static s_prep_t *s_conn_parse(s_conn_t *c, sp_db_tx_t *tx, int index, const char *sql, int nparams,
+                              bool *failed)
 {
-    s_prep_t *prep = c->db->prepare ? s_prep_lookup(c, sql) : NULL;
-    if (!prep)
-        return PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0) ? 0 : -1;
-    if (prep->state == S_PREP_NONE) {
+    s_prep_t *prep = s_prep_lookup(c, sql);
+    if (prep && prep->state == S_PREP_NONE) {
         /* a fresh name on every attempt: a Parse that failed may still have
          * left a statement of the old name behind */
         snprintf(prep->name, sizeof prep->name, "sp%u", ++c->prep_counter);
         if (!PQsendPrepare(c->pg, prep->name, sql, nparams, NULL))
-            return -1;
-        prep->state = S_PREP_PENDING;
-        s_conn_add_item(c, S_ITEM_PREPARE, index, prep);
+            *failed = true;
+        prep->state = S_PREP_PENDING; /* usable by transactions sent after this one */
+        s_tx_add_item(tx, S_ITEM_PREPARE, index, prep);
     }
-    return PQsendQueryPrepared(c->pg, prep->name, nparams, values, NULL, NULL, 0) ? 0 : -1;
+    return prep;
+}
+
+static int s_conn_exec(s_conn_t *c, const s_prep_t *prep, const char *sql, int nparams,
+                       const char *const *values)
+{
+    if (prep)
+        return PQsendQueryPrepared(c->pg, prep->name, nparams, values, NULL, NULL, 0) ? 0 : -1;
+    return PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0) ? 0 : -1;
 }
 
 static const char **s_conn_values(s_conn_t *c, const sp_db_tx_t *tx, const s_stmt_t *st)
@@ -431,41 +461,72 @@ static const char **s_conn_values(s_conn_t *c, const sp_db_tx_t *tx, const s_stm
     return c->values;
 }
 
-/* Send `tx` on the idle connection `c`.  On failure the connection is
- * dropped and `tx` fails (its done() runs later, from the loop). */
-static void s_conn_start(s_conn_t *c, sp_db_tx_t *tx)
+/* Send `tx` on the connected connection `c` and add it to the connection's
+ * in-flight list.  Returns 0, or -1 when the connection failed (the caller
+ * drops the connection and fails `tx`). */
+static int s_conn_send(s_conn_t *c, sp_db_tx_t *tx)
 {
-    assert(c->state == S_IDLE && !c->tx);
-    c->state = S_BUSY;
-    c->tx = tx;
-    c->nitems = 0;
-    c->item = 0;
-    c->item_seen = false;
+    assert(c->state == S_UP && c->inflight < c->db->depth);
+    tx->nitems = 0;
+    tx->item = 0;
+    tx->item_seen = false;
+    tx->next = NULL;
 
+    /* Parses first: nothing earlier in this Sync segment can make the
+     * server skip them */
+    s_prep_t *tenant_prep = NULL;
+    bool failed = false;
+    if (c->db->prepare) {
+        if (tx->nstmts > c->stmt_prep_cap) {
+            c->stmt_prep_cap = tx->nstmts > 8 ? tx->nstmts : 8;
+            c->stmt_prep = s_realloc(c->stmt_prep, (size_t)c->stmt_prep_cap * sizeof *c->stmt_prep);
+        }
+        if (tx->tenant_off != S_NO_PARAM)
+            tenant_prep = s_conn_parse(c, tx, -1, s_tenant_sql, 1, &failed);
+        for (int i = 0; i < tx->nstmts; i++)
+            c->stmt_prep[i] =
+                s_conn_parse(c, tx, i, tx->stmts[i].sql, tx->stmts[i].nparams, &failed);
+        if (failed)
+            return -1;
+    }
     if (tx->tenant_off != S_NO_PARAM) {
         const char *tenant = tx->arena + tx->tenant_off;
-        /* items in wire order: a Parse (if any) is added by s_conn_send_stmt */
-        if (s_conn_send_stmt(c, S_ITEM_TENANT, -1, s_tenant_sql, 1, &tenant) != 0)
-            goto failed;
-        s_conn_add_item(c, S_ITEM_TENANT, -1, NULL);
+        if (s_conn_exec(c, tenant_prep, s_tenant_sql, 1, &tenant) != 0)
+            return -1;
+        s_tx_add_item(tx, S_ITEM_TENANT, -1, NULL);
     }
     for (int i = 0; i < tx->nstmts; i++) {
         const s_stmt_t *st = &tx->stmts[i];
-        const char **values = s_conn_values(c, tx, st);
-        if (s_conn_send_stmt(c, S_ITEM_STMT, i, st->sql, st->nparams, values) != 0)
-            goto failed;
-        s_conn_add_item(c, S_ITEM_STMT, i, NULL);
+        const s_prep_t *prep = c->db->prepare ? c->stmt_prep[i] : NULL;
+        if (s_conn_exec(c, prep, st->sql, st->nparams, s_conn_values(c, tx, st)) != 0)
+            return -1;
+        s_tx_add_item(tx, S_ITEM_STMT, i, NULL);
     }
     if (!PQpipelineSync(c->pg))
-        goto failed;
+        return -1;
     int flushed = PQflush(c->pg);
     if (flushed < 0)
-        goto failed;
+        return -1;
     if (s_conn_watch(c, flushed ? UV_READABLE | UV_WRITABLE : UV_READABLE, false) != 0)
-        goto failed;
-    return;
-failed:
-    s_conn_lost(c, "could not send to database", true);
+        return -1;
+    if (c->tail)
+        c->tail->next = tx;
+    else
+        c->head = tx;
+    c->tail = tx;
+    c->inflight++;
+    return 0;
+}
+
+/* Send `tx` on `c`; if that fails, drop the connection and fail `tx` (its
+ * done() runs later, from the loop, like those of the connection's other
+ * transactions). */
+static void s_conn_start(s_conn_t *c, sp_db_tx_t *tx)
+{
+    if (s_conn_send(c, tx) != 0) {
+        s_conn_lost(c, "could not send to database", true);
+        s_tx_fail_deferred(c->db, tx);
+    }
 }
 
 /* --- connections: receiving */
@@ -484,14 +545,13 @@ static void s_tx_record_error(sp_db_tx_t *tx, int index, const PGresult *res)
         tx->message = "";
 }
 
-/* Take one result for the current item of the running transaction. */
-static void s_conn_take_result(s_conn_t *c, PGresult *res)
+/* Take one result for the current item of the oldest transaction in flight. */
+static void s_tx_take_result(sp_db_tx_t *tx, PGresult *res)
 {
-    sp_db_tx_t *tx = c->tx;
     ExecStatusType status = PQresultStatus(res);
     bool error = status == PGRES_FATAL_ERROR || status == PGRES_BAD_RESPONSE;
-    s_item_t *item = c->item < c->nitems ? &c->items[c->item] : NULL;
-    c->item_seen = true;
+    s_item_t *item = tx->item < tx->nitems ? &tx->items[tx->item] : NULL;
+    tx->item_seen = true;
 
     if (item && item->kind == S_ITEM_PREPARE)
         item->prep->state = status == PGRES_COMMAND_OK ? S_PREP_READY : S_PREP_NONE;
@@ -519,13 +579,15 @@ static void s_conn_take_result(s_conn_t *c, PGresult *res)
     PQclear(res);
 }
 
-/* The Sync's result arrived: the transaction is over. */
+/* The Sync's result for the oldest transaction in flight arrived: it is over. */
 static void s_conn_finish_tx(s_conn_t *c)
 {
-    sp_db_t *db = c->db;
-    sp_db_tx_t *tx = c->tx;
-    c->tx = NULL;
-    c->state = S_IDLE;
+    sp_db_tx_t *tx = c->head;
+    c->head = tx->next;
+    if (!c->head)
+        c->tail = NULL;
+    c->inflight--;
+    tx->next = NULL;
     if (!tx->sqlstate[0]) {
         tx->ok = true;
         /* every statement must have answered; anything else is a protocol surprise */
@@ -539,10 +601,8 @@ static void s_conn_finish_tx(s_conn_t *c)
             }
         }
     }
-    /* the next queued transaction goes first, then the owner hears of this one */
-    sp_db_tx_t *next = s_queue_pop(db);
-    if (next)
-        s_conn_start(c, next);
+    /* queued transactions take the free place first, then the owner hears */
+    s_pool_dispatch(c->db);
     s_tx_complete(tx);
 }
 
@@ -552,24 +612,31 @@ static void s_conn_finish_tx(s_conn_t *c)
 static void s_conn_process(s_conn_t *c)
 {
     sp_db_t *db = c->db;
-    while (!db->closing && c->state == S_BUSY) {
+    while (!db->closing && c->state == S_UP && c->head) {
         if (PQisBusy(c->pg))
             break;
         PGresult *res = PQgetResult(c->pg);
+        sp_db_tx_t *tx = c->head;
         if (!res) {
-            if (!c->item_seen)
-                break; /* nothing more for now */
-            c->item++;
-            c->item_seen = false;
-            continue;
+            if (tx->item_seen) {
+                tx->item++;
+                tx->item_seen = false;
+                continue;
+            }
+            if (c->after_sync) { /* libpq 15 sends none after a Sync; tolerate one */
+                c->after_sync = false;
+                continue;
+            }
+            break; /* nothing more for now */
         }
+        c->after_sync = false;
         if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
             PQclear(res);
-            c->item_seen = false;
+            c->after_sync = true;
             s_conn_finish_tx(c);
             continue;
         }
-        s_conn_take_result(c, res);
+        s_tx_take_result(tx, res);
     }
 }
 
@@ -579,14 +646,16 @@ static void s_conn_log_lost(s_conn_t *c, const char *why)
                 SP_LOG_STR("dbname", PQdb(c->pg)), SP_LOG_STR("user", PQuser(c->pg)), SP_LOG_END);
 }
 
-/* Drop the connection: fail its transaction (now, or from the loop when
- * `defer`) and start reconnecting. */
+/* Drop the connection: fail its transactions in flight (now, or from the
+ * loop when `defer`) and start reconnecting. */
 static void s_conn_lost(s_conn_t *c, const char *why, bool defer)
 {
     sp_db_t *db = c->db;
     s_conn_log_lost(c, why);
-    sp_db_tx_t *tx = c->tx;
-    c->tx = NULL;
+    sp_db_tx_t *list = c->head;
+    c->head = c->tail = NULL;
+    c->inflight = 0;
+    c->after_sync = false;
     s_conn_unwatch(c);
     PQfinish(c->pg);
     c->pg = NULL;
@@ -595,11 +664,15 @@ static void s_conn_lost(s_conn_t *c, const char *why, bool defer)
     c->backoff_ms = 0;
     c->was_lost = true;
     s_conn_connect_start(c);
-    if (tx && defer) {
-        s_tx_fail_deferred(db, tx);
-    } else if (tx) {
-        s_tx_set_connection_failed(tx);
-        s_tx_complete(tx);
+    while (list) {
+        sp_db_tx_t *tx = list;
+        list = tx->next;
+        if (defer) {
+            s_tx_fail_deferred(db, tx);
+        } else {
+            s_tx_set_connection_failed(tx);
+            s_tx_complete(tx);
+        }
     }
 }
 
@@ -615,7 +688,7 @@ static void s_on_poll(uv_poll_t *handle, int status, int events)
         s_conn_connect_step(c, st);
         return;
     }
-    if (c->state != S_IDLE && c->state != S_BUSY)
+    if (c->state != S_UP)
         return;
     if (status < 0) {
         s_conn_lost(c, "database connection failed", false);
@@ -644,7 +717,7 @@ static void s_on_poll(uv_poll_t *handle, int status, int events)
     s_conn_process(c);
     if (db->closing)
         return;
-    if ((c->state == S_IDLE || c->state == S_BUSY) && PQstatus(c->pg) == CONNECTION_BAD)
+    if (c->state == S_UP && PQstatus(c->pg) == CONNECTION_BAD)
         s_conn_lost(c, "database connection lost", false);
 }
 
@@ -698,7 +771,7 @@ static void s_conn_connect_step(s_conn_t *c, PostgresPollingStatusType st)
         uv_timer_stop(&c->timer);
         if (s_conn_setup(c) != 0)
             break;
-        c->state = S_IDLE;
+        c->state = S_UP;
         c->backoff_ms = 0;
         if (c->was_lost)
             sp_log_info("database connection restored", SP_LOG_INT("connection", c->id),
@@ -740,13 +813,29 @@ static void s_on_conn_timer(uv_timer_t *timer)
 
 /* --- pool */
 
+/* The connected connection with the fewest transactions in flight, if one
+ * has room for another. */
+static s_conn_t *s_pool_pick(sp_db_t *db)
+{
+    s_conn_t *best = NULL;
+    for (int i = 0; i < db->nconns; i++) {
+        s_conn_t *c = &db->conns[i];
+        if (c->state == S_UP && c->inflight < db->depth &&
+            (!best || c->inflight < best->inflight)) {
+            best = c;
+            if (c->inflight == 0)
+                break;
+        }
+    }
+    return best;
+}
+
+/* Send queued transactions while there is room. */
 static void s_pool_dispatch(sp_db_t *db)
 {
-    for (int i = 0; i < db->nconns && db->queue_head && !db->closing; i++) {
-        s_conn_t *c = &db->conns[i];
-        if (c->state == S_IDLE)
-            s_conn_start(c, s_queue_pop(db));
-    }
+    s_conn_t *c;
+    while (db->queue_head && !db->closing && (c = s_pool_pick(db)) != NULL)
+        s_conn_start(c, s_queue_pop(db));
 }
 
 sp_db_t *sp_db_new(uv_loop_t *loop, const char *conninfo, int connections)
@@ -763,6 +852,10 @@ sp_db_t *sp_db_new(uv_loop_t *loop, const char *conninfo, int connections)
     db->conns = calloc((size_t)connections, sizeof *db->conns);
     if (!db->conns)
         abort();
+    const char *depth = getenv("SAMSPIL_DB_PIPELINE");
+    db->depth = depth && *depth ? atoi(depth) : S_DEPTH_DEFAULT;
+    if (db->depth < 1 || db->depth > S_DEPTH_MAX)
+        db->depth = db->depth < 1 ? 1 : S_DEPTH_MAX;
     const char *prepare = getenv("SAMSPIL_DB_PREPARE");
     db->prepare = !(prepare && (strcmp(prepare, "0") == 0 || strcmp(prepare, "false") == 0 ||
                                 strcmp(prepare, "no") == 0));
@@ -801,14 +894,14 @@ int sp_db_open(sp_db_t *self)
                          SP_LOG_END);
             goto failed;
         }
-        c->state = S_IDLE;
+        c->state = S_UP;
     }
     self->opened = true;
     sp_log_info("database pool open", SP_LOG_INT("connections", self->nconns),
                 SP_LOG_STR("host", PQhost(self->conns[0].pg)),
                 SP_LOG_STR("dbname", PQdb(self->conns[0].pg)),
                 SP_LOG_STR("user", PQuser(self->conns[0].pg)), SP_LOG_INT("prepare", self->prepare),
-                SP_LOG_END);
+                SP_LOG_INT("pipeline", self->depth), SP_LOG_END);
     return 0;
 failed:
     for (int i = 0; i < self->nconns; i++) {
@@ -833,16 +926,17 @@ void sp_db_destroy(sp_db_t **self_p)
     db->closing = true;
 
     /* owners first hear that their transactions failed */
+    sp_db_tx_t *tx;
     for (int i = 0; i < db->nconns; i++) {
         s_conn_t *c = &db->conns[i];
-        sp_db_tx_t *tx = c->tx;
-        c->tx = NULL;
-        if (tx) {
+        while ((tx = c->head) != NULL) {
+            c->head = tx->next;
             s_tx_set_connection_failed(tx);
             s_tx_complete(tx);
         }
+        c->tail = NULL;
+        c->inflight = 0;
     }
-    sp_db_tx_t *tx;
     while ((tx = s_queue_pop(db)) != NULL) {
         s_tx_set_connection_failed(tx);
         s_tx_complete(tx);
@@ -869,7 +963,7 @@ int sp_db_connections_ready(const sp_db_t *self)
 {
     int n = 0;
     for (int i = 0; i < self->nconns; i++)
-        if (self->conns[i].state == S_IDLE || self->conns[i].state == S_BUSY)
+        if (self->conns[i].state == S_UP)
             n++;
     return n;
 }
@@ -888,6 +982,8 @@ sp_db_tx_t *sp_db_tx_new(sp_db_t *db)
     tx->params_cap = S_INLINE_PARAMS;
     tx->arena = tx->arena_inline;
     tx->arena_cap = S_INLINE_ARENA;
+    tx->items = tx->items_inline;
+    tx->items_cap = S_INLINE_ITEMS;
     tx->tenant_off = S_NO_PARAM;
     tx->failed_index = -1;
     return tx;
@@ -971,16 +1067,15 @@ void sp_db_tx_run(sp_db_tx_t *tx, sp_db_tx_done_fn *done, void *arg)
         s_tx_complete(tx);
         return;
     }
-    bool coming = false;
-    for (int i = 0; i < db->nconns; i++) {
-        s_conn_t *c = &db->conns[i];
-        if (c->state == S_IDLE && !db->queue_head) {
-            s_conn_start(c, tx);
-            return;
-        }
-        if (c->state == S_BUSY || c->state == S_CONNECTING || c->state == S_IDLE)
-            coming = true;
+    s_conn_t *c = db->queue_head ? NULL : s_pool_pick(db);
+    if (c) {
+        s_conn_start(c, tx);
+        return;
     }
+    bool coming = false;
+    for (int i = 0; i < db->nconns; i++)
+        if (db->conns[i].state == S_UP || db->conns[i].state == S_CONNECTING)
+            coming = true;
     if (!coming) {
         s_tx_fail_deferred(db, tx);
         return;
@@ -1047,5 +1142,7 @@ void sp_db_tx_destroy(sp_db_tx_t **tx_p)
         free(tx->param_off);
     if (tx->arena != tx->arena_inline)
         free(tx->arena);
+    if (tx->items != tx->items_inline)
+        free(tx->items);
     free(tx);
 }

@@ -343,6 +343,59 @@ static void test_prepared_after_failure(void)
     ITEST_CHECK(one == NULL, "sp_db_destroy nulls the pointer");
 }
 
+/* Several transactions pipelined on one connection stay independent. */
+static void test_pipelined(void)
+{
+    setenv("SAMSPIL_DB_PIPELINE", "4", 1);
+    sp_db_t *one = sp_db_new(&s_loop, s_conninfo, 1);
+    unsetenv("SAMSPIL_DB_PIPELINE");
+    if (sp_db_open(one) != 0) {
+        ITEST_CHECK(0, "a pool of one opens");
+        return;
+    }
+    static const char *const tenant_sql =
+        "SELECT coalesce(current_setting('samspil.tenant', true), ''), pg_backend_pid()";
+    s_slot_t slot[4] = {{0}};
+    sp_db_tx_t *tx = sp_db_tx_new(one);
+    sp_db_tx_set_tenant(tx, "751");
+    sp_db_tx_add(tx, s_sql_insert, 2, (const char *[]){"30", "thirty"});
+    sp_db_tx_add(tx, tenant_sql, 0, NULL);
+    sp_db_tx_run(tx, s_on_done, &slot[0]);
+    tx = sp_db_tx_new(one);
+    sp_db_tx_add(tx, s_sql_insert, 2, (const char *[]){"31", "thirty-one"});
+    sp_db_tx_add(tx, s_sql_insert, 2, (const char *[]){"30", "dup"});
+    sp_db_tx_run(tx, s_on_done, &slot[1]);
+    tx = sp_db_tx_new(one);
+    sp_db_tx_add(tx, s_sql_insert, 2, (const char *[]){"32", "thirty-two"});
+    sp_db_tx_add(tx, tenant_sql, 0, NULL);
+    sp_db_tx_run(tx, s_on_done, &slot[2]);
+    int done = 0;
+    for (int i = 0; i < 3; i++) {
+        s_wait(&slot[i].done, 1);
+        done += slot[i].done;
+    }
+    const char *t0 = slot[0].tx ? s_value(slot[0].tx, 1) : NULL;
+    const char *t2 = slot[2].tx ? s_value(slot[2].tx, 1) : NULL;
+    const PGresult *r0 = slot[0].tx ? sp_db_tx_result(slot[0].tx, 1) : NULL;
+    const PGresult *r2 = slot[2].tx ? sp_db_tx_result(slot[2].tx, 1) : NULL;
+    ITEST_CHECKF(done == 3 && sp_db_tx_ok(slot[0].tx) && !sp_db_tx_ok(slot[1].tx) &&
+                     sp_db_tx_ok(slot[2].tx),
+                 "pipelined transactions succeed or fail on their own", "done %d", done);
+    ITEST_CHECK(r0 && r2 && strcmp(PQgetvalue(r0, 0, 1), PQgetvalue(r2, 0, 1)) == 0,
+                "they ran on the same connection");
+    ITEST_CHECKF(t0 && strcmp(t0, "751") == 0 && t2 && strcmp(t2, "") == 0,
+                 "the tenant of one pipelined transaction does not reach the next", "%s / %s",
+                 t0 ? t0 : "NULL", t2 ? t2 : "NULL");
+    const char *st = slot[1].tx ? sp_db_tx_sqlstate(slot[1].tx) : NULL;
+    ITEST_CHECKF(st && strcmp(st, "23505") == 0 && sp_db_tx_failed_index(slot[1].tx) == 1,
+                 "the failing one reports its own error", "sqlstate %s", st ? st : "NULL");
+    ITEST_CHECK(s_count("id IN (30, 32)") == 2 && s_count("id = 31") == 0,
+                "a failed pipelined transaction is rolled back alone");
+    for (int i = 0; i < 3; i++)
+        sp_db_tx_destroy(&slot[i].tx);
+    sp_db_destroy(&one);
+}
+
 static void test_reconnect(sp_db_t *db)
 {
     /* four transactions at once take the four connections: learn their backends */
@@ -596,6 +649,7 @@ int main(void)
     test_tenant(db);
     test_concurrent(db);
     test_prepared_after_failure();
+    test_pipelined();
     test_reconnect(db);
     sp_db_destroy(&db);
     test_pool_edges();
