@@ -17,12 +17,17 @@
  * alone and gets its own answer: a request's outcome never depends on the
  * others.  Under light load every request runs at once, alone.
  *
+ * Restricted fields: the store reads contact points and the vulnerable flag
+ * only for principals that may see them, and every reply passes
+ * registration_redact_reply before it is packed.
+ *
  * Logging: each request once at debug (op, tenant, outcome, duration);
  * failures of the service itself (internal, unavailable) at warn with the
  * SQLSTATE and constraint only: never names, values or bodies.
  */
 #include "registration_handlers.h"
 
+#include "registration_redact.h"
 #include "registration_store.h"
 #include "registration_validate.h"
 #include "samspil/v1/registration.pb-c.h"
@@ -220,6 +225,8 @@ static void s_finish_member(s_ctx_t *ctx, const sp_db_tx_t *tx)
         reply.error = &pb;
         reply.created = false;
     }
+    /* contact points and the vulnerable flag only for those who may see them */
+    registration_redact_reply(sp_request_principal(ctx->request), ctx->msg->tenant, &reply);
     s_send(ctx->h, &ctx->request, &reply);
     bool failed = !sp_db_tx_ok(tx);
     s_log(ctx->call.op->name, ctx->msg->tenant, &err, ctx->started_ns,
@@ -337,7 +344,7 @@ void registration_handle(sp_request_t *request, void *arg)
     ctx->msg = msg;
     ctx->started_ns = started;
     ctx->solo = false;
-    bool restricted = op->tenant_scoped && sp_principal_sees_restricted(principal, msg->tenant);
+    bool restricted = op->tenant_scoped && registration_redact_sees(principal, msg->tenant);
     registration_call_init(&ctx->call, msg, op, &checked, restricted);
     if (msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_TENANT_LIST &&
         !principal->all_tenants)
