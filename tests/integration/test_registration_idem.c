@@ -2,8 +2,10 @@
  * test_registration_idem.c - idempotent creates (issue 2 point 5): the same
  * create with the same idempotency key or external ref returns the same id
  * and leaves one row; the same key with another payload is refused; 50
- * identical creates in flight at once leave exactly one row.  Rows are
- * counted behind the service with the owner connection.
+ * identical creates in flight at once leave exactly one row; a burst that
+ * mixes repeated keys, fresh keys and fresh keys sent twice, batched by the
+ * workers into multi-row inserts, answers each request with its own key's
+ * row.  Rows are counted behind the service with the owner connection.
  *
  * Tenant 157.
  */
@@ -254,6 +256,268 @@ static void test_partnership_idempotent(void)
     ITEST_CHECKF(n == 1, "50 concurrent partnership creates leave one row", "%lld rows", n);
 }
 
+/* ------------------------------------------------------------ batched burst
+ *
+ * Regression test for the workers' batching (registration_handlers.c,
+ * registration_store_prepare_batch): a worker runs one transaction per
+ * database connection (one by default) and, while it runs, the requests of
+ * one tenant that arrive wait and then go together as one transaction whose
+ * actor creates are a single multi-row INSERT ... ON CONFLICT DO NOTHING.
+ * Members that met an existing key are then re-run alone to read the row
+ * holding it.  A bug once gave such a member another member's id (when the
+ * insert returned one row, every member took it).
+ *
+ * With BURST requests in flight, each of the two workers holds its credit
+ * (16) at once: the first request runs alone and the rest wait, so the
+ * next transaction is a batch of up to 15 that mixes (i) repeats of keys
+ * created before the burst, (ii) fresh keys and (iii) a fresh key sent
+ * twice.  The broker deals requests out alternately to the two workers, so
+ * a pair at adjacent slots goes to different workers (the key races across
+ * transactions) and a pair two slots apart usually to the same one (the
+ * key is twice in one multi-row insert).  Rounds alternate between many
+ * fresh keys and almost none (see b_plan).  The rows one transaction
+ * inserted share their xmin, which shows the burst was really batched. */
+
+#define BURST 64
+#define BURST_ROUNDS 6
+#define BURST_OLD 16 /* keys created before the bursts */
+#define BURST_KEY 80
+
+typedef enum { B_OLD, B_FRESH, B_PAIR } b_kind_t;
+
+typedef struct {
+    char key[BURST_KEY];
+    b_kind_t kind;
+    bool answered, ok, created;
+    char id[64];
+    char detail[160];
+} b_req_t;
+
+static char b_prefix[64]; /* names of this test's actors start with it */
+static char b_old_keys[BURST_OLD][BURST_KEY];
+static char b_old_ids[BURST_OLD][64];
+
+/* One citizen per key; the name follows from the key, so a repeated key
+ * repeats the same request (same hash). */
+static void b_request(const char *key, uint64_t correlation_id, char *name, size_t namelen)
+{
+    snprintf(name, namelen, "%.63s %.79s", b_prefix, key);
+    Samspil__V1__Actor a;
+    rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN, name);
+    char *interests[] = {"burst"};
+    a.n_interests = 1;
+    a.interests = interests;
+    Samspil__V1__ActorCreate op = SAMSPIL__V1__ACTOR_CREATE__INIT;
+    op.actor = &a;
+    rc_req_t req = SAMSPIL__V1__REGISTRATION_REQUEST__INIT;
+    req.correlation_id = correlation_id;
+    req.tenant = T;
+    req.idempotency_key = (char *)key;
+    req.op_case = SAMSPIL__V1__REGISTRATION_REQUEST__OP_ACTOR_CREATE;
+    req.actor_create = &op;
+    if (rc_send(client, &req) != 0)
+        fprintf(stderr, "itest: burst send %llu failed\n", (unsigned long long)correlation_id);
+}
+
+/* The two pairs of slots sharing a fresh key in round `round`. */
+static void b_pairs(int round, int pairs[2][2])
+{
+    static const int mixed[2][2] = {{1, 2}, {34, 36}}, sparse[2][2] = {{10, 12}, {43, 45}};
+    memcpy(pairs, round % 2 ? sparse : mixed, sizeof mixed);
+}
+
+/* What slot `slot` of round `round` sends.  Even rounds are mixed: 20
+ * repeats of old keys, two pairs sharing a fresh key (adjacent slots 1+2,
+ * and 34+36 two apart) and 40 fresh keys.  Odd rounds are sparse: two pairs
+ * two slots apart, two fresh keys, and 58 repeats, so most batches insert
+ * exactly one row while every other member meets an existing key (the case
+ * the bug got wrong). */
+static void b_plan(int round, int slot, b_req_t *r)
+{
+    int pairs[2][2];
+    b_pairs(round, pairs);
+    for (int p = 0; p < 2; p++) {
+        if (slot == pairs[p][0] || slot == pairs[p][1]) {
+            r->kind = B_PAIR;
+            snprintf(r->key, sizeof r->key, "burst-%s-r%d-pair%d", rc_nonce(), round, p);
+            return;
+        }
+    }
+    bool fresh = round % 2 ? slot == 21 || slot == 50 : !(slot % 16 % 3 == 0 && slot % 16 <= 12);
+    if (fresh) {
+        r->kind = B_FRESH;
+        snprintf(r->key, sizeof r->key, "burst-%s-r%d-s%d", rc_nonce(), round, slot);
+    } else {
+        r->kind = B_OLD;
+        snprintf(r->key, sizeof r->key, "%s", b_old_keys[(round * 7 + slot) % BURST_OLD]);
+    }
+}
+
+/* Send one round of BURST requests at once and collect every reply. */
+static void b_round(int round, b_req_t *reqs)
+{
+    char name[160];
+    for (int slot = 0; slot < BURST; slot++) {
+        b_plan(round, slot, &reqs[slot]);
+        b_request(reqs[slot].key, (uint64_t)(round * 1000 + slot + 1), name, sizeof name);
+    }
+    int replies = 0;
+    int64_t deadline = rc_now_us() + 120 * 1000000LL;
+    while (replies < BURST && rc_now_us() < deadline) {
+        rc_reply_t *r = rc_recv(client, 1000);
+        if (!r)
+            continue;
+        long long slot = (long long)r->correlation_id - round * 1000 - 1;
+        if (slot >= 0 && slot < BURST && !reqs[slot].answered) {
+            b_req_t *q = &reqs[slot];
+            q->answered = true;
+            replies++;
+            q->ok = rc_is(r, SAMSPIL__V1__REGISTRATION_REPLY__RESULT_ACTOR);
+            q->created = q->ok && r->created;
+            rc_id(r, q->id, sizeof q->id);
+            snprintf(q->detail, sizeof q->detail, "%.150s", rc_describe(r));
+        }
+        rc_free(&r);
+    }
+}
+
+/* The stored id of `key` from the rows read behind the service, or NULL. */
+static const char *b_stored(PGresult *rows, const char *key, int *nrows)
+{
+    const char *id = NULL;
+    *nrows = 0;
+    for (int i = 0; rows && i < PQntuples(rows); i++) {
+        if (strcmp(PQgetvalue(rows, i, 0), key) == 0) {
+            id = PQgetvalue(rows, i, 1);
+            (*nrows)++;
+        }
+    }
+    return id;
+}
+
+static void test_batched_burst(void)
+{
+    snprintf(b_prefix, sizeof b_prefix, "Burst %s", rc_nonce());
+    char name[160];
+
+    /* (i) keys that exist before the bursts */
+    int made = 0;
+    for (int k = 0; k < BURST_OLD; k++) {
+        snprintf(b_old_keys[k], sizeof b_old_keys[k], "burst-%s-old%02d", rc_nonce(), k);
+        snprintf(name, sizeof name, "%.63s %.79s", b_prefix, b_old_keys[k]);
+        Samspil__V1__Actor a;
+        rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN, name);
+        char *interests[] = {"burst"};
+        a.n_interests = 1;
+        a.interests = interests;
+        rc_reply_t *r = rc_actor_create(client, T, b_old_keys[k], &a);
+        if (rc_is(r, SAMSPIL__V1__REGISTRATION_REPLY__RESULT_ACTOR) && r->created)
+            made++;
+        else
+            fprintf(stderr, "itest: burst setup %d: %s\n", k, rc_describe(r));
+        rc_id(r, b_old_ids[k], sizeof b_old_ids[k]);
+        rc_free(&r);
+    }
+    ITEST_CHECKF(made == BURST_OLD, "burst: keys created before the bursts", "%d of %d", made,
+                 BURST_OLD);
+
+    static b_req_t reqs[BURST_ROUNDS][BURST];
+    memset(reqs, 0, sizeof reqs);
+    for (int round = 0; round < BURST_ROUNDS; round++)
+        b_round(round, reqs[round]);
+
+    /* every key's rows, behind the service */
+    char like[80];
+    snprintf(like, sizeof like, "%s %%", b_prefix);
+    const char *params[] = {like};
+    PGresult *rows = rc_db_query(
+        db, T, "SELECT idempotency_key, id::text FROM registration.actors WHERE name LIKE $1", 1,
+        params);
+    ITEST_CHECK(rows != NULL, "burst: stored rows read with the owner connection");
+
+    int answered = 0, ok = 0, total = BURST_ROUNDS * BURST;
+    int wrong_id = 0, wrong_created = 0, old_moved = 0, not_one_row = 0, new_keys = 0;
+    char first_bad[400] = "";
+    for (int round = 0; round < BURST_ROUNDS; round++) {
+        for (int slot = 0; slot < BURST; slot++) {
+            b_req_t *q = &reqs[round][slot];
+            answered += q->answered;
+            new_keys += q->kind == B_FRESH;
+            if (!q->ok) {
+                if (!first_bad[0])
+                    snprintf(first_bad, sizeof first_bad, "round %d slot %d: %s", round, slot,
+                             q->answered ? q->detail : "no reply");
+                continue;
+            }
+            ok++;
+            int n = 0;
+            const char *stored = b_stored(rows, q->key, &n);
+            if (n != 1)
+                not_one_row++;
+            if (!stored || strcmp(stored, q->id) != 0) {
+                wrong_id++;
+                if (!first_bad[0])
+                    snprintf(first_bad, sizeof first_bad,
+                             "round %d slot %d key %s: reply id %s, stored %s", round, slot, q->key,
+                             q->id, stored ? stored : "(none)");
+            }
+            if (q->kind == B_OLD) {
+                for (int k = 0; k < BURST_OLD; k++)
+                    if (strcmp(q->key, b_old_keys[k]) == 0 && strcmp(q->id, b_old_ids[k]) != 0)
+                        old_moved++;
+            }
+            /* created: never for a repeat, always for a fresh key; a pair is
+             * checked below */
+            if ((q->kind == B_OLD && q->created) || (q->kind == B_FRESH && !q->created))
+                wrong_created++;
+        }
+        /* each pair: exactly one of its two requests created the row */
+        int pairs[2][2];
+        b_pairs(round, pairs);
+        for (int p = 0; p < 2; p++) {
+            b_req_t *a = &reqs[round][pairs[p][0]], *b = &reqs[round][pairs[p][1]];
+            if (a->ok && b->ok && (a->created + b->created != 1 || strcmp(a->id, b->id) != 0)) {
+                wrong_created++;
+                if (!first_bad[0])
+                    snprintf(first_bad, sizeof first_bad,
+                             "round %d pair %d: created %d/%d, ids %s / %s", round, p, a->created,
+                             b->created, a->id, b->id);
+            }
+        }
+    }
+    ITEST_CHECKF(answered == total && ok == total, "burst: every request answered with an actor",
+                 "%d answered, %d ok of %d; %s", answered, ok, total, first_bad);
+    ITEST_CHECKF(wrong_id == 0 && not_one_row == 0 && old_moved == 0,
+                 "burst: every reply carries the stored id of its own key",
+                 "%d wrong ids, %d keys without exactly one row, %d old keys answered with "
+                 "another id; %s",
+                 wrong_id, not_one_row, old_moved, first_bad);
+    ITEST_CHECKF(wrong_created == 0,
+                 "burst: created only for the first request of each key (repeats and the second "
+                 "of a pair say false)",
+                 "%d wrong; %s", wrong_created, first_bad);
+
+    /* exact row counts: one per key, no more */
+    long long want = BURST_OLD + new_keys + 2 * BURST_ROUNDS; /* + the pairs' keys */
+    long long n = rows ? PQntuples(rows) : -1;
+    long long keys = rc_db_count(db, T,
+                                 "SELECT count(DISTINCT idempotency_key) FROM registration.actors "
+                                 "WHERE name LIKE $1",
+                                 1, params);
+    ITEST_CHECKF(n == want && keys == want, "burst: exactly one row per key",
+                 "%lld rows, %lld keys, want %lld", n, keys, want);
+    PQclear(rows);
+
+    /* the bursts were batched: some transaction inserted several rows */
+    long long batched = rc_db_count(db, T,
+                                    "SELECT count(*) FROM (SELECT xmin::text FROM "
+                                    "registration.actors WHERE name LIKE $1 GROUP BY 1 "
+                                    "HAVING count(*) > 1) AS b",
+                                    1, params);
+    ITEST_CHECKF(batched > 0, "burst: workers batched creates into multi-row inserts",
+                 "%lld transactions inserted more than one row", batched);
+}
+
 int main(void)
 {
     client = rc_client();
@@ -264,6 +528,7 @@ int main(void)
     test_actor_concurrent(true);
     test_actor_concurrent(false);
     test_partnership_idempotent();
+    test_batched_burst();
     PQfinish(db);
     sp_client_destroy(&client);
     return itest_done();
