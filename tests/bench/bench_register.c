@@ -10,7 +10,7 @@
  * Exits 1 if any create failed or none succeeded.
  */
 #include "../integration/reg_client.h"
-#include "sp_config.h"
+#include "bench_common.h"
 
 #include <stdlib.h>
 
@@ -19,43 +19,18 @@ typedef struct {
     int64_t sent_at;
 } slot_t;
 
-static int cmp_i64(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double percentile(int64_t *v, size_t n, int pct)
-{
-    if (n == 0)
-        return 0;
-    size_t i = n * (size_t)pct / 100;
-    return (double)v[i < n ? i : n - 1];
-}
-
 int main(int argc, char **argv)
 {
     sp_option_t opts[] = {
-        {.flag = "broker",
-         .env = "SAMSPIL_BROKER",
-         .metavar = "ENDPOINT",
-         .help = "broker endpoint (required)"},
+        bench_opt_broker(),
         {.flag = "tenant", .metavar = "CODE", .default_value = "147", .help = "tenant to use"},
         {.flag = "inflight",
          .type = SP_OPT_INT,
          .metavar = "N",
          .default_value = "32",
          .help = "requests in flight"},
-        {.flag = "seconds",
-         .type = SP_OPT_INT,
-         .metavar = "S",
-         .default_value = "10",
-         .help = "measured duration"},
-        {.flag = "warmup",
-         .type = SP_OPT_INT,
-         .metavar = "S",
-         .default_value = "2",
-         .help = "warm-up before measuring"},
+        bench_opt_seconds(),
+        bench_opt_warmup("2"),
     };
     const sp_program_info_t info = {
         .program = "bench_register",
@@ -79,18 +54,17 @@ int main(int argc, char **argv)
         return 1;
 
     slot_t *slots = calloc((size_t)inflight, sizeof *slots);
-    size_t lat_cap = 1 << 16, nlat = 0;
-    int64_t *lat = malloc(lat_cap * sizeof *lat);
+    bench_lat_t lat;
+    bench_lat_init(&lat);
     uint64_t seq = 0;
     long long errors = 0, count = 0;
     char name[96], key[96];
-    int64_t start = rc_now_us();
-    int64_t t0 = start + warmup * 1000000, t1 = t0 + seconds * 1000000;
+    bench_window_t win = bench_window(warmup, seconds);
     int outstanding = 0;
 
     for (;;) {
-        int64_t now = rc_now_us();
-        bool sending = now < t1;
+        int64_t now = bench_now_us();
+        bool sending = now < win.t1;
         for (int i = 0; sending && i < inflight; i++) {
             if (slots[i].cid)
                 continue;
@@ -116,12 +90,12 @@ int main(int argc, char **argv)
                 return 1;
             }
             slots[i].cid = seq;
-            slots[i].sent_at = rc_now_us();
+            slots[i].sent_at = bench_now_us();
             outstanding++;
         }
         if (!sending && outstanding == 0)
             break;
-        if (!sending && now > t1 + 30 * 1000000LL) {
+        if (!sending && now > win.t1 + 30 * 1000000LL) {
             fprintf(stderr, "bench_register: %d replies never came\n", outstanding);
             errors += outstanding;
             break;
@@ -129,12 +103,12 @@ int main(int argc, char **argv)
         rc_reply_t *r = rc_recv(client, 1000);
         if (!r)
             continue;
-        now = rc_now_us();
+        now = bench_now_us();
         for (int i = 0; i < inflight; i++) {
             if (slots[i].cid != r->correlation_id || !slots[i].cid)
                 continue;
             int64_t us = now - slots[i].sent_at;
-            bool measured = now >= t0 && now <= t1;
+            bool measured = now >= win.t0 && now <= win.t1;
             slots[i].cid = 0;
             outstanding--;
             if (rc_code(r) != SP_OK) {
@@ -142,22 +116,18 @@ int main(int argc, char **argv)
                     fprintf(stderr, "bench_register: %s\n", rc_describe(r));
             } else if (measured) {
                 count++;
-                if (nlat == lat_cap) {
-                    lat_cap *= 2;
-                    lat = realloc(lat, lat_cap * sizeof *lat);
-                }
-                lat[nlat++] = us;
+                bench_lat_add(&lat, us);
             }
             break;
         }
         rc_free(&r);
     }
-    qsort(lat, nlat, sizeof *lat, cmp_i64);
+    bench_lat_sort(&lat);
     /* throughput: replies that arrived within [t0, t1], in steady state */
     printf("creates_per_s=%.1f p50_ms=%.2f p99_ms=%.2f count=%lld errors=%lld\n",
-           (double)count / (double)seconds, percentile(lat, nlat, 50) / 1000.0,
-           percentile(lat, nlat, 99) / 1000.0, count, errors);
-    free(lat);
+           (double)count / (double)seconds, bench_lat_pct(&lat, 50) / 1000.0,
+           bench_lat_pct(&lat, 99) / 1000.0, count, errors);
+    bench_lat_free(&lat);
     free(slots);
     sp_client_destroy(&client);
     return errors || !count ? 1 : 0;

@@ -8,40 +8,17 @@
  * Prints one line for tests/bench/run-bench.sh:
  *   rt_per_s=<v> p50_us=<v> p99_us=<v> count=<n> bytes=<request size>
  */
+#include "bench_common.h"
 #include "samspil/v1/broker.pb-c.h"
-#include "sp_config.h"
 
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <zmq.h>
-
-static int64_t s_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static int s_cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double s_pct(const int64_t *v, size_t n, int pct)
-{
-    if (n == 0)
-        return 0;
-    size_t i = n * (size_t)pct / 100;
-    return (double)v[i < n ? i : n - 1];
-}
 
 /* The REP side: echo every message until killed. */
 static void s_server(const char *endpoint, int ready_fd)
@@ -73,21 +50,9 @@ int main(int argc, char **argv)
         {.flag = "endpoint",
          .metavar = "ENDPOINT",
          .help = "ipc endpoint to bind the REP server on (required)"},
-        {.flag = "seconds",
-         .type = SP_OPT_INT,
-         .metavar = "S",
-         .default_value = "10",
-         .help = "measured duration"},
-        {.flag = "warmup",
-         .type = SP_OPT_INT,
-         .metavar = "S",
-         .default_value = "1",
-         .help = "warm-up before measuring"},
-        {.flag = "size",
-         .type = SP_OPT_INT,
-         .metavar = "BYTES",
-         .default_value = "32",
-         .help = "payload size"},
+        bench_opt_seconds(),
+        bench_opt_warmup("1"),
+        bench_opt_size(),
     };
     const sp_program_info_t info = {
         .program = "bench_reqrep",
@@ -135,21 +100,19 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    uint8_t *payload = malloc((size_t)size + 1);
-    memset(payload, 'x', (size_t)size);
-    Samspil__V1__EchoRequest msg = SAMSPIL__V1__ECHO_REQUEST__INIT;
-    msg.payload.data = payload;
-    msg.payload.len = (size_t)size;
+    Samspil__V1__EchoRequest msg;
+    uint8_t *payload = bench_echo_request_init(&msg, (size_t)size);
     static uint8_t buf[65600], in[65600];
 
-    size_t cap = 1 << 18, n = 0, len = 0;
-    int64_t *lat = malloc(cap * sizeof *lat);
-    int64_t t0 = s_now_us() + warmup * 1000000, t1 = t0 + seconds * 1000000;
+    bench_lat_t lat;
+    bench_lat_init(&lat);
+    bench_window_t win = bench_window(warmup, seconds);
+    size_t len = 0;
     uint64_t seq = 0;
     int failures = 0;
     for (;;) {
-        int64_t sent = s_now_us();
-        if (sent >= t1)
+        int64_t sent = bench_now_us();
+        if (sent >= win.t1)
             break;
         msg.correlation_id = ++seq;
         len = samspil__v1__echo_request__pack(&msg, buf);
@@ -158,29 +121,23 @@ int main(int argc, char **argv)
             break;
         }
         int got_len = zmq_recv(req, in, sizeof in, 0);
-        int64_t got = s_now_us();
+        int64_t got = bench_now_us();
         if (got_len != (int)len) {
             fprintf(stderr, "bench_reqrep: bad or missing reply\n");
             failures++;
             break;
         }
-        if (sent >= t0) {
-            if (n == cap) {
-                cap *= 2;
-                lat = realloc(lat, cap * sizeof *lat);
-            }
-            lat[n++] = got - sent;
-        }
+        if (sent >= win.t0)
+            bench_lat_add(&lat, got - sent);
     }
     zmq_close(req);
     zmq_ctx_term(ctx);
     kill(server, SIGTERM);
     waitpid(server, NULL, 0);
 
-    qsort(lat, n, sizeof *lat, s_cmp);
-    printf("rt_per_s=%.1f p50_us=%.1f p99_us=%.1f count=%zu bytes=%zu\n",
-           (double)n / (double)seconds, s_pct(lat, n, 50), s_pct(lat, n, 99), n, len);
-    free(lat);
+    bench_print_round_trips(&lat, seconds, len);
+    int rc = failures || !lat.n ? 1 : 0;
+    bench_lat_free(&lat);
     free(payload);
-    return failures || !n ? 1 : 0;
+    return rc;
 }
