@@ -188,8 +188,7 @@ static void s_value(sp_buf_t *buf, const ProtobufCFieldDescriptor *field, const 
     }
 }
 
-/* Size of one element of a repeated field of this type. */
-static size_t s_elem_size(ProtobufCType type)
+size_t sp_pbjson_elem_size(ProtobufCType type)
 {
     switch (type) {
     case PROTOBUF_C_TYPE_INT32:
@@ -222,9 +221,7 @@ static size_t s_elem_size(ProtobufCType type)
     return 0;
 }
 
-/* True when a singular member holds its type's default (protobuf-c's
- * "zeroish" test for proto3 fields). */
-static bool s_is_default(const ProtobufCFieldDescriptor *field, const void *p)
+bool sp_pbjson_is_default(const ProtobufCFieldDescriptor *field, const void *p)
 {
     switch (field->type) {
     case PROTOBUF_C_TYPE_INT32:
@@ -284,7 +281,7 @@ static bool s_present(const ProtobufCMessage *msg, const ProtobufCFieldDescripto
     case PROTOBUF_C_LABEL_NONE:
         if (field->type == PROTOBUF_C_TYPE_MESSAGE)
             return *(ProtobufCMessage *const *)p != NULL;
-        return (flags & SP_PBJSON_EMIT_DEFAULTS) || !s_is_default(field, p);
+        return (flags & SP_PBJSON_EMIT_DEFAULTS) || !sp_pbjson_is_default(field, p);
     case PROTOBUF_C_LABEL_REPEATED:
         return (flags & SP_PBJSON_EMIT_DEFAULTS) ||
                *(const size_t *)(base + field->quantifier_offset) > 0;
@@ -314,7 +311,7 @@ static void s_message(sp_buf_t *buf, const ProtobufCMessage *msg, unsigned flags
         if (field->label == PROTOBUF_C_LABEL_REPEATED) {
             size_t count = *(const size_t *)(base + field->quantifier_offset);
             const char *array = *(char *const *)(base + field->offset);
-            size_t size = s_elem_size(field->type);
+            size_t size = sp_pbjson_elem_size(field->type);
             sp_buf_append(buf, "[", 1);
             for (size_t k = 0; k < count; k++) {
                 if (k)

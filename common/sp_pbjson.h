@@ -30,6 +30,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SP_PBJSON_SHORT_ENUMS 0x1u   /* enum values as sp_pbenum short words */
@@ -49,5 +50,14 @@ char *sp_pbjson_to_string(const ProtobufCMessage *msg, unsigned flags);
  * written into `out` (truncated to `outlen`).  Returns `out`. */
 const char *sp_pbjson_field_name(const ProtobufCFieldDescriptor *field, unsigned flags, char *out,
                                  size_t outlen);
+
+/* The size of one element of a repeated field of `type` in its array (the
+ * stride from one element to the next). */
+size_t sp_pbjson_elem_size(ProtobufCType type);
+
+/* True when the value of `field` stored at `p` (a singular member, or one
+ * element) holds its type's default: 0, false, NULL or "" string, empty
+ * bytes, NULL message - proto3's "not set" for a field without presence. */
+bool sp_pbjson_is_default(const ProtobufCFieldDescriptor *field, const void *p);
 
 #endif

@@ -63,7 +63,6 @@ static const char *s_enum_word(const ProtobufCEnumDescriptor *desc, int value, c
     return sp_pbenum_short_name(desc, value, out, outlen);
 }
 
-static bool s_is_default(const ProtobufCFieldDescriptor *f, const void *p);
 static void s_inline_message(sp_buf_t *out, const ProtobufCMessage *m);
 
 /* One value (singular member or repeated element) at `p`. */
@@ -117,69 +116,13 @@ static void s_value(sp_buf_t *out, const ProtobufCFieldDescriptor *f, const void
     }
 }
 
-static size_t s_elem_size(ProtobufCType type)
-{
-    switch (type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return 8;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_ENUM:
-        return sizeof(int);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    default:
-        return 4;
-    }
-}
-
-static bool s_is_default(const ProtobufCFieldDescriptor *f, const void *p)
-{
-    switch (f->type) {
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        return *(const int64_t *)p == 0;
-    case PROTOBUF_C_TYPE_FLOAT:
-        return *(const float *)p == 0;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return *(const double *)p == 0;
-    case PROTOBUF_C_TYPE_BOOL:
-        return !*(const protobuf_c_boolean *)p;
-    case PROTOBUF_C_TYPE_ENUM:
-        return *(const int *)p == 0;
-    case PROTOBUF_C_TYPE_STRING: {
-        const char *s = *(char *const *)p;
-        return !s || !*s;
-    }
-    case PROTOBUF_C_TYPE_BYTES:
-        return ((const ProtobufCBinaryData *)p)->len == 0;
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return *(ProtobufCMessage *const *)p == NULL;
-    default:
-        return *(const int32_t *)p == 0;
-    }
-}
-
 /* Whether a singular field of `m` is set (oneof members: the chosen one). */
 static bool s_is_set(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f)
 {
     const char *base = (const char *)m;
     if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
         return *(const uint32_t *)(base + f->quantifier_offset) == f->id;
-    return !s_is_default(f, base + f->offset);
+    return !sp_pbjson_is_default(f, base + f->offset);
 }
 
 /* A nested message on one line: the values of its set fields separated by
@@ -213,7 +156,7 @@ static void s_field_text(sp_buf_t *out, const ProtobufCMessage *m,
         for (size_t k = 0; k < n; k++) {
             if (k)
                 sp_buf_puts(out, sep);
-            s_value(out, f, array + k * s_elem_size(f->type));
+            s_value(out, f, array + k * sp_pbjson_elem_size(f->type));
         }
     } else if (s_is_set(m, f)) {
         s_value(out, f, base + f->offset);
