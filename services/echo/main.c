@@ -5,11 +5,10 @@
  * service's main(): options -> worker config -> sp_worker_main.
  */
 #include "samspil/v1/broker.pb-c.h"
-#include "sp_client.h"
 #include "sp_config.h"
 #include "sp_error.h"
 #include "sp_log.h"
-#include "sp_mdp.h"
+#include "sp_service_options.h"
 #include "sp_worker.h"
 
 #include <stdlib.h>
@@ -46,27 +45,10 @@ int main(int argc, char **argv)
 {
     sp_log_init("echo");
     sp_option_t opts[] = {
-        {.flag = "broker",
-         .env = "SAMSPIL_BROKER",
-         .metavar = "ENDPOINT",
-         .help = "broker endpoint (default: ipc://$SAMSPIL_HOME/run/broker.ipc)"},
-        {.flag = "home",
-         .env = "SAMSPIL_HOME",
-         .metavar = "DIR",
-         .default_value = "./var",
-         .help = "suite home directory"},
-        {.flag = "credit",
-         .env = "SAMSPIL_ECHO_CREDIT",
-         .type = SP_OPT_INT,
-         .metavar = "N",
-         .default_value = "32",
-         .help = "requests held at once (1..1000)"},
-        {.flag = "heartbeat-ms",
-         .env = "SAMSPIL_HEARTBEAT_MS",
-         .type = SP_OPT_INT,
-         .metavar = "MS",
-         .default_value = "1000",
-         .help = "heartbeat interval"},
+        sp_service_opt_broker(),
+        sp_service_opt_home(NULL),
+        sp_service_opt_credit("SAMSPIL_ECHO_CREDIT", "32"),
+        sp_service_opt_heartbeat(),
     };
     const sp_program_info_t info = {
         .program = "samspil-echo",
@@ -76,27 +58,14 @@ int main(int argc, char **argv)
     size_t nopts = sizeof opts / sizeof opts[0];
     if (sp_config_parse(&info, opts, nopts, argc, argv, NULL, NULL) < 0)
         return 2;
-    long long credit = sp_config_find(opts, nopts, "credit")->int_value;
-    long long heartbeat_ms = sp_config_find(opts, nopts, "heartbeat-ms")->int_value;
-    if (credit < 1 || credit > SP_MDP_MAX_CREDIT || heartbeat_ms < 10 || heartbeat_ms > 60000) {
-        sp_log_error("invalid option value", SP_LOG_INT("credit", credit),
-                     SP_LOG_INT("heartbeat_ms", heartbeat_ms), SP_LOG_END);
+    sp_service_options_t so;
+    if (sp_service_options_resolve(opts, nopts, NULL, &so) != 0)
         return 2;
-    }
-    const char *endpoint = sp_config_find(opts, nopts, "broker")->value;
-    char default_endpoint[4096];
-    if (!endpoint || !*endpoint)
-        endpoint = sp_client_default_endpoint(sp_config_find(opts, nopts, "home")->value,
-                                              default_endpoint, sizeof default_endpoint);
-    if (!endpoint) {
-        sp_log_error("could not compute the broker endpoint", SP_LOG_END);
-        return 2;
-    }
     sp_worker_config_t config = {
-        .endpoint = endpoint,
+        .endpoint = so.endpoint,
         .service = "samspil.echo",
-        .credit = (unsigned)credit,
-        .heartbeat_ms = (int)heartbeat_ms,
+        .credit = so.credit,
+        .heartbeat_ms = so.heartbeat_ms,
         .handler = s_handle,
     };
     return sp_worker_main(&config, NULL, NULL, NULL);

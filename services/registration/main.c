@@ -5,12 +5,11 @@
  * --migrate, apply the schema's migrations as the owner and exit.
  */
 #include "registration_handlers.h"
-#include "sp_client.h"
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_log.h"
-#include "sp_mdp.h"
 #include "sp_migrate.h"
+#include "sp_service_options.h"
 #include "sp_worker.h"
 
 #include <libpq-fe.h>
@@ -102,21 +101,9 @@ int main(int argc, char **argv)
         return 1;
     }
     sp_option_t opts[] = {
-        {.flag = "broker",
-         .env = "SAMSPIL_BROKER",
-         .metavar = "ENDPOINT",
-         .help = "broker endpoint (default: ipc://$SAMSPIL_HOME/run/broker.ipc)"},
-        {.flag = "home",
-         .env = "SAMSPIL_HOME",
-         .metavar = "DIR",
-         .default_value = "./var",
-         .help = "suite home directory (embedded database, sockets)"},
-        {.flag = "credit",
-         .env = "SAMSPIL_REGISTRATION_CREDIT",
-         .type = SP_OPT_INT,
-         .metavar = "N",
-         .default_value = "16",
-         .help = "requests held at once (1..1000)"},
+        sp_service_opt_broker(),
+        sp_service_opt_home("suite home directory (embedded database, sockets)"),
+        sp_service_opt_credit("SAMSPIL_REGISTRATION_CREDIT", "16"),
         {.flag = "db-connections",
          .env = "SAMSPIL_REGISTRATION_DB_CONNECTIONS",
          .type = SP_OPT_INT,
@@ -124,12 +111,7 @@ int main(int argc, char **argv)
          .default_value = "1",
          .help = "database connections, i.e. transactions at once; requests that wait are "
                  "batched per tenant into one transaction"},
-        {.flag = "heartbeat-ms",
-         .env = "SAMSPIL_HEARTBEAT_MS",
-         .type = SP_OPT_INT,
-         .metavar = "MS",
-         .default_value = "1000",
-         .help = "heartbeat interval"},
+        sp_service_opt_heartbeat(),
         {.flag = "migrate",
          .type = SP_OPT_FLAG,
          .help = "apply the schema's migrations as the database owner, then exit"},
@@ -146,31 +128,18 @@ int main(int argc, char **argv)
     if (sp_config_parse(&info, opts, nopts, argc, argv, NULL, NULL) < 0)
         return 2;
 
-    const char *home = sp_config_find(opts, nopts, "home")->value;
     char abs_home[PATH_MAX];
-    if (!realpath(home, abs_home)) {
-        sp_log_error("suite home does not exist", SP_LOG_STR("home", home), SP_LOG_END);
+    if (sp_service_options_home(opts, nopts, abs_home, sizeof abs_home) != 0)
         return 2;
-    }
     if (sp_config_find(opts, nopts, "migrate")->int_value)
         return s_migrate(abs_home);
 
-    long long credit = sp_config_find(opts, nopts, "credit")->int_value;
-    long long conns = sp_config_find(opts, nopts, "db-connections")->int_value;
-    long long heartbeat_ms = sp_config_find(opts, nopts, "heartbeat-ms")->int_value;
-    if (credit < 1 || credit > SP_MDP_MAX_CREDIT || conns < 1 || conns > 1000 ||
-        heartbeat_ms < 10 || heartbeat_ms > 60000) {
-        sp_log_error("invalid option value", SP_LOG_INT("credit", credit),
-                     SP_LOG_INT("db_connections", conns), SP_LOG_INT("heartbeat_ms", heartbeat_ms),
-                     SP_LOG_END);
+    sp_service_options_t so;
+    if (sp_service_options_resolve(opts, nopts, abs_home, &so) != 0)
         return 2;
-    }
-    const char *endpoint = sp_config_find(opts, nopts, "broker")->value;
-    char default_endpoint[4096];
-    if (!endpoint || !*endpoint)
-        endpoint = sp_client_default_endpoint(abs_home, default_endpoint, sizeof default_endpoint);
-    if (!endpoint) {
-        sp_log_error("could not compute the broker endpoint", SP_LOG_END);
+    long long conns = sp_config_find(opts, nopts, "db-connections")->int_value;
+    if (conns < 1 || conns > 1000) {
+        sp_log_error("invalid option value", SP_LOG_INT("db_connections", conns), SP_LOG_END);
         return 2;
     }
 
@@ -192,14 +161,14 @@ int main(int argc, char **argv)
     svc.handlers = registration_handlers_new(svc.db, (int)conns);
     if (!svc.handlers)
         abort();
-    sp_log_info("registration ready", SP_LOG_INT("credit", credit),
+    sp_log_info("registration ready", SP_LOG_INT("credit", so.credit),
                 SP_LOG_INT("db_connections", conns), SP_LOG_END);
 
     sp_worker_config_t config = {
-        .endpoint = endpoint,
+        .endpoint = so.endpoint,
         .service = "samspil.registration",
-        .credit = (unsigned)credit,
-        .heartbeat_ms = (int)heartbeat_ms,
+        .credit = so.credit,
+        .heartbeat_ms = so.heartbeat_ms,
         .handler = registration_handle,
         .handler_arg = svc.handlers,
     };
