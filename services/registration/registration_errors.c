@@ -117,12 +117,11 @@ sp_error_code_t registration_db_error(const char *sqlstate, const char *constrai
         sp_error_set(err, SP_UNAVAILABLE, "", "database unavailable; retry later");
         return err->code;
     }
-    if (strcmp(state, "42501") == 0) {
-        /* a row-level security WITH CHECK failure: the tenant was not set,
-         * because it is not in the tenant directory */
-        s_apply("tenant", SP_NOT_FOUND, "unknown tenant \"%s\"", op, values, nvalues, err);
-        return err->code;
-    }
+    /* 42501 (insufficient privilege, or a row-level security WITH CHECK
+     * failure) falls through to INTERNAL: an unknown tenant never gets this
+     * far (the tenant statement finds no row and the call is answered
+     * NOT_FOUND "tenant" before any error is mapped), so it is a fault of
+     * the service's grants or policies, logged at warn by the caller */
     if (s_class(state, "23")) {
         if (constraint && s_ends_with(constraint, "_tenant_fk")) {
             s_apply("tenant", SP_NOT_FOUND, "unknown tenant \"%s\"", op, values, nvalues, err);
