@@ -23,7 +23,9 @@
  *
  * Logging: each request once at debug (op, tenant, outcome, duration);
  * failures of the service itself (internal, unavailable) at warn with the
- * SQLSTATE and constraint only: never names, values or bodies.
+ * SQLSTATE and constraint only: never names, values or bodies.  The tenant
+ * is logged only when it is a municipality code ("invalid" otherwise): it
+ * is client text until validated.
  */
 #include "registration_handlers.h"
 
@@ -34,6 +36,7 @@
 #include "sp_error.h"
 #include "sp_log.h"
 #include "sp_mdp.h"
+#include "sp_municipality.h"
 #include "sp_principal.h"
 
 #include <stdlib.h>
@@ -114,11 +117,21 @@ static void s_send(registration_handlers_t *h, sp_request_t **request_p,
     sp_request_reply(request_p, h->out, size);
 }
 
+/* The request's tenant as logs may show it: a municipality code, "" when
+ * absent, else "invalid" (the field is client text until validated). */
+static const char *s_log_tenant(const char *tenant)
+{
+    if (!tenant || !*tenant)
+        return "";
+    return sp_municipality_find(tenant) ? tenant : "invalid";
+}
+
 /* Log the outcome of one request. */
-static void s_log(const char *op, const char *tenant, const sp_error_t *err, uint64_t started_ns,
-                  const char *sqlstate, const char *constraint)
+static void s_log(const char *op, const char *request_tenant, const sp_error_t *err,
+                  uint64_t started_ns, const char *sqlstate, const char *constraint)
 {
     long long us = (long long)((uv_hrtime() - started_ns) / 1000);
+    const char *tenant = s_log_tenant(request_tenant);
     const char *outcome = sp_error_code_name(err->code);
     if (err->code == SP_INTERNAL || err->code == SP_UNAVAILABLE)
         sp_log_warn("request failed", SP_LOG_STR("op", op), SP_LOG_STR("tenant", tenant),
