@@ -31,6 +31,9 @@ endif
 
 CC           ?= cc
 PKGS         := libzmq libuv libprotobuf-c libpq libsodium
+# Read when this Makefile is parsed: `make` (and run, test, bench) runs
+# deploy/deps.sh first and builds in a new make, so on a fresh machine these
+# are read only once the packages are installed (see `all` below).
 PKG_CFLAGS   := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS     := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS       += -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wvla -Wshadow -Wno-unused-parameter \
@@ -60,10 +63,12 @@ ITEST_BINS   := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(
 BENCH_SRC    := $(wildcard tests/bench/*.c)
 BENCH_BINS   := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 
-.PHONY: all run test unit integration bench deps clean format help
+.PHONY: all run test bench deps clean format help _all pkg-check
 .DEFAULT_GOAL := all
 # keep generated sources (protobuf, migrations) between runs
 .SECONDARY:
+# but never a half-written one whose recipe failed (protoc-c, embed-sql.sh)
+.DELETE_ON_ERROR:
 
 # quiet by default; `make V=1` shows the commands
 ifeq ($(V),1)
@@ -74,15 +79,26 @@ Q := @
 say = @printf '  %-6s %s\n' $(1) $(2)
 endif
 
-all: deps-check $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+# --- `make`: first install what is missing (deploy/deps.sh: apt-get as root,
+# else it prints the apt-get line and fails), then build in a new make, which
+# reads pkg-config only now that the packages are there.  run, test and bench
+# start from all.
+all: deps
+	@$(MAKE) --no-print-directory _all
+
+deps:
+	@deploy/deps.sh
+
+_all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
-# --- dependencies: install what is missing (as root) or print the apt-get line
-deps-check:
-	@deploy/deps.sh
-.PHONY: deps-check
+# Fail early and clearly (not with a link error) when pkg-config does not
+# know the libraries; every compile waits for this check.
+pkg-check:
+	@pkg-config --exists $(PKGS) || { pkg-config --print-errors --exists $(PKGS); \
+	    echo "make: pkg-config does not find $(PKGS); run deploy/deps.sh (or make deps)" >&2; exit 1; }
 
 # --- generated protobuf code
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
@@ -90,13 +106,13 @@ $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 	$(call say,PROTOC,$<)
 	$(Q)protoc-c --c_out=$(GEN) -Iproto $<
 
-$(BUILD)/obj/gen/%.o: $(GEN)/%.c $(PROTO_H)
+$(BUILD)/obj/gen/%.o: $(GEN)/%.c $(PROTO_H) | pkg-check
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 
 # every object may include any generated header
-$(BUILD)/obj/%.o: %.c $(PROTO_H)
+$(BUILD)/obj/%.o: %.c $(PROTO_H) | pkg-check
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
@@ -112,7 +128,7 @@ $(GEN)/%_migrations.c: deploy/embed-sql.sh $(wildcard services/*/sql/*.sql)
 	$(call say,EMBED,services/$*/sql)
 	$(Q)deploy/embed-sql.sh $* services/$*/sql > $@
 
-$(BUILD)/obj/gen/%_migrations.o: $(GEN)/%_migrations.c
+$(BUILD)/obj/gen/%_migrations.o: $(GEN)/%_migrations.c | pkg-check
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
