@@ -3,8 +3,10 @@
  *
  * Order of checks, so the first error a client sees is the most basic one:
  * size and decoding ("body"), the operation ("op"), the principal's role and
- * tenant ("op", "tenant"), the fields (validation, before any SQL), then the
- * database (tenant existence, references, uniqueness).
+ * tenant ("op", "tenant"), the fields (validation, before any SQL), the
+ * restricted fields the request would write (PERMISSION_DENIED for
+ * principals that may not see them), then the database (tenant existence,
+ * references, uniqueness).
  *
  * Transactions and batching: at most `max_tx` transactions run at once.
  * Requests that arrive while all are busy wait in a FIFO queue, and when a
@@ -17,8 +19,9 @@
  * alone and gets its own answer: a request's outcome never depends on the
  * others.  Under light load every request runs at once, alone.
  *
- * Restricted fields: the store reads contact points and the vulnerable flag
- * only for principals that may see them, and every reply passes
+ * Restricted fields: only principals that may see contact points and the
+ * vulnerable flag may set them; the store reads them, and an upsert
+ * replaces them, only for such principals; and every reply passes
  * registration_redact_reply before it is packed.
  *
  * Logging: each request once at debug (op, tenant, outcome, duration);
@@ -339,8 +342,10 @@ void registration_handle(sp_request_t *request, void *arg)
     registration_checked_t checked;
     if (!op) {
         sp_error_set(&err, SP_INVALID_ARGUMENT, "op", "request names no known operation");
-    } else if (registration_check_access(msg, op, principal, &err) == 0) {
-        registration_validate(msg, &checked, &err);
+    } else if (registration_check_access(msg, op, principal, &err) == 0 &&
+               registration_validate(msg, &checked, &err) == 0) {
+        /* contact points and the vulnerable flag only from those who see them */
+        registration_redact_check_write(principal, msg, checked.update_mask, &err);
     }
     if (sp_error_is_set(&err)) {
         s_reply_error(h, &request, msg->correlation_id, &err, op ? op->name : "", msg->tenant,

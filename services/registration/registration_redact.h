@@ -6,6 +6,12 @@
  * everyone else (integrators, readers, facilitators of other tenants, no
  * principal) they are cleared before the reply is packed.
  *
+ * The same principals may not write them either: a create, upsert or
+ * update that would set them is refused (registration_redact_check_write),
+ * and an upsert by such a principal keeps the stored values (the store),
+ * so a caller that cannot see the fields never erases what someone who
+ * can see them entered.
+ *
  * Pure: no I/O.  Clearing never frees: a reply's memory belongs to the
  * request and the call's arena, so the cleared fields are only unlinked.
  */
@@ -13,6 +19,7 @@
 #define REGISTRATION_REDACT_H
 
 #include "samspil/v1/registration.pb-c.h"
+#include "sp_error.h"
 #include "sp_principal.h"
 
 #include <stdbool.h>
@@ -20,6 +27,17 @@
 /* True if `principal` may see the restricted fields of actors of `tenant`
  * (NULL or "" tenant: false). */
 bool registration_redact_sees(const sp_principal_t *principal, const char *tenant);
+
+/* May `principal` write the restricted fields `req` sets?  Unless it sees
+ * them for the request's tenant, an actor_create or actor_upsert with any
+ * contact point or with vulnerable set, or an actor_update whose
+ * `update_mask` (REGISTRATION_ACTOR_* bits from validation) names
+ * contact_points or vulnerable, is refused with PERMISSION_DENIED naming
+ * the field ("actor_create.actor.contact_points").  Every other request
+ * passes.  Returns 0, or -1 with `err` set. */
+int registration_redact_check_write(const sp_principal_t *principal,
+                                    const Samspil__V1__RegistrationRequest *req,
+                                    unsigned update_mask, sp_error_t *err);
 
 /* Clear `actor`'s contact points and vulnerable flag unless `principal`
  * sees restricted fields of `tenant`.  NULL actor: nothing to do. */

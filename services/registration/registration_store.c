@@ -16,7 +16,9 @@
  *    restricted contact points and vulnerable flag are not compared, so the
  *    answer reveals nothing about them), and ALREADY_EXISTS naming
  *    external_ref otherwise.  actor_upsert creates or replaces by
- *    external_ref (created tells which); it cannot change an actor's kind.
+ *    external_ref (created tells which); it cannot change an actor's kind,
+ *    and for a principal that may not see the restricted fields it keeps
+ *    the stored contact points and vulnerable flag.
  *  - member_add while the actor is an active member of the partnership
  *    returns that membership (created=false); relation_add of a tie already
  *    recorded returns it (created=false); tenant_create with an existing code
@@ -184,19 +186,25 @@ static const char s_sql_actor_existing[] =
     "FROM registration.actors a "
     "WHERE a.tenant_id = $1 AND (a.idempotency_key = $2 OR a.external_ref = $4) "
     "ORDER BY 14 DESC LIMIT 1";
-/* same parameters as the insert; kind cannot change */
+/* same parameters as the insert, and $15: whether the principal sees the
+ * restricted fields; one that does not (and so could only send them empty)
+ * keeps the stored contact points and vulnerable flag.  Kind cannot change. */
+#define UPSERT_CONTACTS                                                                            \
+    "CASE WHEN $15::boolean THEN EXCLUDED.contact_points ELSE a.contact_points END"
+#define UPSERT_VULNERABLE "CASE WHEN $15::boolean THEN EXCLUDED.vulnerable ELSE a.vulnerable END"
 static const char s_sql_actor_upsert[] =
     ACTOR_INSERT "ON CONFLICT (tenant_id, external_ref) WHERE external_ref IS NOT NULL "
                  "DO UPDATE SET name = EXCLUDED.name, organisation_id = EXCLUDED.organisation_id, "
                  "sector = EXCLUDED.sector, interests = EXCLUDED.interests, "
                  "preferred_language = EXCLUDED.preferred_language, "
                  "accessibility_needs = EXCLUDED.accessibility_needs, "
-                 "contact_points = EXCLUDED.contact_points, vulnerable = EXCLUDED.vulnerable, "
+                 "contact_points = " UPSERT_CONTACTS ", vulnerable = " UPSERT_VULNERABLE ", "
                  "updated_at = CASE WHEN ROW(a.name, a.organisation_id, a.sector, a.interests, "
                  "a.preferred_language, a.accessibility_needs, a.contact_points, a.vulnerable) "
                  "IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.organisation_id, EXCLUDED.sector, "
-                 "EXCLUDED.interests, EXCLUDED.preferred_language, EXCLUDED.accessibility_needs, "
-                 "EXCLUDED.contact_points, EXCLUDED.vulnerable) THEN now() ELSE a.updated_at END "
+                 "EXCLUDED.interests, EXCLUDED.preferred_language, "
+                 "EXCLUDED.accessibility_needs, " UPSERT_CONTACTS ", " UPSERT_VULNERABLE
+                 ") THEN now() ELSE a.updated_at END "
                  "WHERE a.kind = EXCLUDED.kind "
                  "RETURNING " ACTOR_COLS ", a.xmax = 0";
 static const char s_sql_actor_get[] =
@@ -760,13 +768,14 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
         s_prepare_actor_create(call, tx, req->actor_create->actor);
         break;
     case OP(ACTOR_UPSERT): {
-        const char *p[14];
+        const char *p[15];
         p[0] = t;
         s_actor_params(call, req->actor_upsert->actor, p + 1);
         p[11] = NULL; /* an upsert is idempotent by its external ref; no key stored */
         p[12] = NULL;
         p[13] = call->id;
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_upsert, 14, p);
+        p[14] = call->restricted ? "t" : "f";
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_upsert, 15, p);
         break;
     }
     case OP(ACTOR_GET): {

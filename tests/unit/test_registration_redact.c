@@ -3,7 +3,9 @@
  * (contact points, vulnerable): kept for operators and for facilitators of
  * the request's tenant, cleared for facilitators of another tenant,
  * integrators, readers and requests without a principal or tenant; every
- * item of an actor page is treated alike; nothing else is touched.
+ * item of an actor page is treated alike; nothing else is touched.  Writes
+ * of them (creates and upserts carrying them, updates naming them) are
+ * refused for the principals that may not see them.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,6 +15,7 @@
 #include <cmocka.h>
 
 #include "../../services/registration/registration_redact.h"
+#include "../../services/registration/registration_validate.h"
 
 #include <string.h>
 
@@ -298,6 +301,169 @@ static void test_packed_reply_has_no_restricted_fields(void **state)
     samspil__v1__registration_reply__free_unpacked(back, NULL);
 }
 
+/* ------------------------------------------------------------ writes */
+
+#define S_CREATE SAMSPIL__V1__REGISTRATION_REQUEST__OP_ACTOR_CREATE
+#define S_UPSERT SAMSPIL__V1__REGISTRATION_REQUEST__OP_ACTOR_UPSERT
+#define S_UPDATE SAMSPIL__V1__REGISTRATION_REQUEST__OP_ACTOR_UPDATE
+
+/* A request of `op_case` on tenant T carrying `sa`'s actor (update: `mask`
+ * is what validation derived from its update_mask). */
+typedef struct {
+    Samspil__V1__RegistrationRequest req;
+    Samspil__V1__ActorCreate create;
+    Samspil__V1__ActorUpsert upsert;
+    Samspil__V1__ActorUpdate update;
+} s_write_t;
+
+static Samspil__V1__RegistrationRequest *s_write(s_write_t *w, int op_case, s_actor_t *sa)
+{
+    samspil__v1__registration_request__init(&w->req);
+    samspil__v1__actor_create__init(&w->create);
+    samspil__v1__actor_upsert__init(&w->upsert);
+    samspil__v1__actor_update__init(&w->update);
+    w->req.tenant = T;
+    w->req.op_case = op_case;
+    w->create.actor = w->upsert.actor = w->update.actor = &sa->a;
+    /* the operations are a oneof: one union member */
+    if (op_case == S_CREATE)
+        w->req.actor_create = &w->create;
+    else if (op_case == S_UPSERT)
+        w->req.actor_upsert = &w->upsert;
+    else
+        w->req.actor_update = &w->update;
+    return &w->req;
+}
+
+/* Check a write: allowed (field NULL) or PERMISSION_DENIED on `field`. */
+static void s_check_write(const sp_principal_t *p, const Samspil__V1__RegistrationRequest *req,
+                          unsigned mask, const char *field)
+{
+    sp_error_t err;
+    sp_error_clear(&err);
+    int rc = registration_redact_check_write(p, req, mask, &err);
+    if (!field) {
+        assert_int_equal(rc, 0);
+        assert_false(sp_error_is_set(&err));
+        return;
+    }
+    assert_int_equal(rc, -1);
+    assert_int_equal(err.code, SP_PERMISSION_DENIED);
+    assert_string_equal(err.field, field);
+    /* the message names the field, never a value */
+    assert_null(strstr(err.message, "borger@example.dk"));
+    const char *last = strrchr(field, '.');
+    assert_non_null(strstr(err.message, last ? last + 1 : field));
+}
+
+/* Integrators, readers, facilitators of other tenants: creates and upserts
+ * that carry contact points or vulnerable=true are refused. */
+static void test_write_refused_for_non_seers(void **state)
+{
+    (void)state;
+    s_principal_t ps[3];
+    s_principal(&ps[0], SP_ROLE_INTEGRATOR, T);
+    s_principal(&ps[1], SP_ROLE_FACILITATOR, OTHER);
+    s_principal(&ps[2], SP_ROLE_INTEGRATOR, NULL);
+    for (int i = 0; i < 3; i++) {
+        const sp_principal_t *p = &ps[i].p;
+        s_actor_t sa;
+        s_write_t w;
+        s_actor(&sa, "");
+        s_check_write(p, s_write(&w, S_CREATE, &sa), 0, "actor_create.actor.contact_points");
+        s_check_write(p, s_write(&w, S_UPSERT, &sa), 0, "actor_upsert.actor.contact_points");
+        sa.a.n_contact_points = 0; /* vulnerable alone */
+        s_check_write(p, s_write(&w, S_CREATE, &sa), 0, "actor_create.actor.vulnerable");
+        s_check_write(p, s_write(&w, S_UPSERT, &sa), 0, "actor_upsert.actor.vulnerable");
+        sa.a.vulnerable = false;
+        sa.a.n_contact_points = 1; /* one contact point is enough */
+        s_check_write(p, s_write(&w, S_CREATE, &sa), 0, "actor_create.actor.contact_points");
+        s_check_write(p, s_write(&w, S_UPSERT, &sa), 0, "actor_upsert.actor.contact_points");
+    }
+    s_actor_t sa;
+    s_write_t w;
+    s_actor(&sa, "");
+    s_check_write(NULL, s_write(&w, S_CREATE, &sa), 0, "actor_create.actor.contact_points");
+}
+
+/* The same principals may create and upsert actors without them: the
+ * upsert then keeps what is stored (the store's part). */
+static void test_write_without_restricted_fields_allowed(void **state)
+{
+    (void)state;
+    s_principal_t p;
+    s_principal(&p, SP_ROLE_INTEGRATOR, T);
+    s_actor_t sa;
+    s_write_t w;
+    s_actor(&sa, "");
+    sa.a.n_contact_points = 0;
+    sa.a.contact_points = NULL;
+    sa.a.vulnerable = false;
+    s_check_write(&p.p, s_write(&w, S_CREATE, &sa), 0, NULL);
+    s_check_write(&p.p, s_write(&w, S_UPSERT, &sa), 0, NULL);
+    /* other operations are not this check's business */
+    s_actor(&sa, "");
+    Samspil__V1__RegistrationRequest *req = s_write(&w, S_CREATE, &sa);
+    req->op_case = SAMSPIL__V1__REGISTRATION_REQUEST__OP_ACTOR_GET;
+    s_check_write(&p.p, req, 0, NULL);
+    req->op_case = SAMSPIL__V1__REGISTRATION_REQUEST__OP_PARTNERSHIP_CREATE;
+    s_check_write(&p.p, req, REGISTRATION_ACTOR_CONTACT_POINTS, NULL);
+    /* a create with no actor (refused by validation) passes here */
+    req = s_write(&w, S_CREATE, &sa);
+    w.create.actor = NULL;
+    s_check_write(&p.p, req, 0, NULL);
+}
+
+/* Updates: the mask decides, whatever the values (clearing is writing). */
+static void test_update_mask(void **state)
+{
+    (void)state;
+    s_principal_t p;
+    s_principal(&p, SP_ROLE_INTEGRATOR, T);
+    s_actor_t sa;
+    s_write_t w;
+    s_actor(&sa, "0190f0a0-0000-7000-8000-000000000001");
+    Samspil__V1__RegistrationRequest *req = s_write(&w, S_UPDATE, &sa);
+    /* values present but not in the mask: nothing restricted is written */
+    s_check_write(&p.p, req, REGISTRATION_ACTOR_NAME | REGISTRATION_ACTOR_INTERESTS, NULL);
+    s_check_write(&p.p, req, REGISTRATION_ACTOR_CONTACT_POINTS,
+                  "actor_update.actor.contact_points");
+    s_check_write(&p.p, req, REGISTRATION_ACTOR_NAME | REGISTRATION_ACTOR_VULNERABLE,
+                  "actor_update.actor.vulnerable");
+    sa.a.n_contact_points = 0;
+    sa.a.vulnerable = false;
+    s_check_write(&p.p, req, REGISTRATION_ACTOR_CONTACT_POINTS,
+                  "actor_update.actor.contact_points");
+    s_check_write(&p.p, req, REGISTRATION_ACTOR_VULNERABLE, "actor_update.actor.vulnerable");
+}
+
+/* Operators and the tenant's facilitators may set them everywhere. */
+static void test_write_allowed_for_seers(void **state)
+{
+    (void)state;
+    s_principal_t ps[3];
+    s_principal(&ps[0], SP_ROLE_OPERATOR, NULL);
+    s_principal(&ps[1], SP_ROLE_OPERATOR, T);
+    s_principal(&ps[2], SP_ROLE_FACILITATOR, T);
+    for (int i = 0; i < 3; i++) {
+        s_actor_t sa;
+        s_write_t w;
+        s_actor(&sa, "");
+        s_check_write(&ps[i].p, s_write(&w, S_CREATE, &sa), 0, NULL);
+        s_check_write(&ps[i].p, s_write(&w, S_UPSERT, &sa), 0, NULL);
+        s_check_write(&ps[i].p, s_write(&w, S_UPDATE, &sa),
+                      REGISTRATION_ACTOR_CONTACT_POINTS | REGISTRATION_ACTOR_VULNERABLE, NULL);
+    }
+    /* but an operator of other tenants is not one of them */
+    s_principal_t o;
+    s_principal(&o, SP_ROLE_OPERATOR, OTHER);
+    s_actor_t sa;
+    s_write_t w;
+    s_actor(&sa, "");
+    s_check_write(&o.p, s_write(&w, S_UPDATE, &sa), REGISTRATION_ACTOR_VULNERABLE,
+                  "actor_update.actor.vulnerable");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -310,6 +476,10 @@ int main(void)
         cmocka_unit_test(test_list_items),
         cmocka_unit_test(test_other_results_untouched),
         cmocka_unit_test(test_packed_reply_has_no_restricted_fields),
+        cmocka_unit_test(test_write_refused_for_non_seers),
+        cmocka_unit_test(test_write_without_restricted_fields_allowed),
+        cmocka_unit_test(test_update_mask),
+        cmocka_unit_test(test_write_allowed_for_seers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
