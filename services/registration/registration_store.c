@@ -8,7 +8,9 @@
  *    entity type).  Repeating it with the same key and the same request
  *    returns the row made the first time with created=false, even if it was
  *    updated since; the same key with a different request is refused with
- *    FAILED_PRECONDITION "idempotency_key".
+ *    FAILED_PRECONDITION "idempotency_key".  actor_create and
+ *    partnership_create without an external_ref, and consent_record,
+ *    require the key (validation), so no create can be stored twice.
  *  - Actors and partnerships are also idempotent by external_ref: a create
  *    whose external_ref exists returns that entity (created=false) when its
  *    current content equals the request's (for actors: kind, name,
@@ -118,9 +120,7 @@ static const char s_sql_tenant_list[] =
     "INSERT INTO registration.partnerships AS p (tenant_id, name, purpose, burning_platform, "     \
     "status, backbone_organisation_id, external_ref, idempotency_key, request_hash, id) "          \
     "VALUES ($1, $2, $3, $4, $5, $6::uuid, $7, $8, $9::bytea, $10::uuid) "
-static const char s_sql_part_insert[] = PART_INSERT "RETURNING " PART_COLS;
-static const char s_sql_part_insert_idem[] =
-    PART_INSERT "ON CONFLICT DO NOTHING RETURNING " PART_COLS;
+static const char s_sql_part_insert[] = PART_INSERT "ON CONFLICT DO NOTHING RETURNING " PART_COLS;
 /* the row holding the key ($2, hash $3) or the external ref ($4); content $5.. */
 static const char s_sql_part_existing[] =
     "SELECT " PART_COLS ", COALESCE(p.idempotency_key = $2, false), "
@@ -160,8 +160,7 @@ static const char s_sql_part_update[] =
 /* The hot path returns only what the server chose (id, time): the reply
  * takes the rest from the request, which is what was stored. */
 #define ACTOR_NEW_COLS "a.id, " TS("a.created_at")
-static const char s_sql_actor_insert[] = ACTOR_INSERT "RETURNING " ACTOR_NEW_COLS;
-static const char s_sql_actor_insert_idem[] =
+static const char s_sql_actor_insert[] =
     ACTOR_INSERT "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS;
 /* Several creates of one batch as one statement: each parameter an array
  * with one element per actor (text[] and jsonb values as their text). */
@@ -300,8 +299,7 @@ static const char *const s_sql_rel_list[4] = {
     "text_version, given_at, idempotency_key, request_hash, id) "                                  \
     "VALUES ($1, $2::uuid, $3, $4, $5, COALESCE($6::timestamptz, now()), $7, $8::bytea, "          \
     "$9::uuid) "
-static const char s_sql_consent_insert[] = CONSENT_INSERT "RETURNING " CONSENT_COLS;
-static const char s_sql_consent_insert_idem[] =
+static const char s_sql_consent_insert[] =
     CONSENT_INSERT "ON CONFLICT DO NOTHING RETURNING " CONSENT_COLS;
 static const char s_sql_consent_existing[] =
     "SELECT " CONSENT_COLS ", true, COALESCE(c.request_hash = $3::bytea, false) "
@@ -653,10 +651,9 @@ static void s_prepare_actor_create(registration_call_t *call, sp_db_tx_t *tx,
     ins[11] = s_key(call);
     ins[12] = s_hash(call);
     ins[13] = call->id;
-    bool natural = ins[10] || ins[11]; /* an external ref or an idempotency key */
+    /* validation requires an external ref or an idempotency key */
     if (call->phase == 0) {
-        call->stmt[1] =
-            sp_db_tx_add(tx, natural ? s_sql_actor_insert_idem : s_sql_actor_insert, 14, ins);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_insert, 14, ins);
     } else {
         const char *ex[11] = {t,      ins[11], ins[12], ins[10], ins[1], ins[2],
                               ins[3], ins[4],  ins[5],  ins[6],  ins[7]};
@@ -687,10 +684,9 @@ static void s_prepare_part_create(registration_call_t *call, sp_db_tx_t *tx)
     ins[7] = s_key(call);
     ins[8] = s_hash(call);
     ins[9] = call->id;
-    bool natural = ins[6] || ins[7];
+    /* validation requires an external ref or an idempotency key */
     if (call->phase == 0) {
-        call->stmt[1] =
-            sp_db_tx_add(tx, natural ? s_sql_part_insert_idem : s_sql_part_insert, 10, ins);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_part_insert, 10, ins);
     } else {
         const char *ex[9] = {t, ins[7], ins[8], ins[6], ins[1], ins[2], ins[3], ins[4], ins[5]};
         call->stmt[2] = sp_db_tx_add(tx, s_sql_part_existing, 9, ex);
@@ -895,9 +891,8 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
                             s_hash(call),
                             call->id};
         const char *ex[3] = {t, p[6], p[7]};
-        if (call->phase == 0)
-            call->stmt[1] =
-                sp_db_tx_add(tx, p[6] ? s_sql_consent_insert_idem : s_sql_consent_insert, 9, p);
+        if (call->phase == 0) /* validation requires the idempotency key */
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_consent_insert, 9, p);
         else
             call->stmt[2] = sp_db_tx_add(tx, s_sql_consent_existing, 3, ex);
         break;

@@ -434,16 +434,42 @@ static const char *const s_partnership_fields[] = {
     "name", "purpose", "burning_platform", "status", "backbone_organisation_id",
 };
 
-int registration_validate(const Samspil__V1__RegistrationRequest *req, registration_checked_t *out,
-                          sp_error_t *err)
+/* The external ref of a create that has one (actor_create,
+ * partnership_create; NULL for the others). */
+static const char *s_create_external_ref(const Samspil__V1__RegistrationRequest *req)
 {
-    memset(out, 0, sizeof *out);
-    const registration_op_t *op = registration_op_find(req->op_case);
-    if (!op)
-        return sp_error_set(err, SP_INVALID_ARGUMENT, "op", "request names no known operation");
-    if (!s_empty(req->idempotency_key) &&
-        sp_valid_idempotency_key(req->idempotency_key, "idempotency_key", err) != 0)
-        return -1;
+    switch (req->op_case) {
+    case OP(ACTOR_CREATE):
+        return req->actor_create->actor->external_ref;
+    case OP(PARTNERSHIP_CREATE):
+        return req->partnership_create->partnership->external_ref;
+    default:
+        return NULL;
+    }
+}
+
+/* Creates that nothing in their content makes unique need a key: without
+ * one, a retry (the client's, or the broker's requeue of a dead worker's
+ * requests) would store the entity twice.  Members (one active membership
+ * per actor and partnership), relations (one per tie), tenants (by code)
+ * and upserts (by external ref) are unique by their content. */
+static int s_key_required(const Samspil__V1__RegistrationRequest *req, sp_error_t *err)
+{
+    bool needs_key = req->op_case == OP(ACTOR_CREATE) || req->op_case == OP(PARTNERSHIP_CREATE) ||
+                     req->op_case == OP(CONSENT_RECORD);
+    if (!needs_key || !s_empty(req->idempotency_key) || !s_empty(s_create_external_ref(req)))
+        return 0;
+    if (req->op_case == OP(CONSENT_RECORD)) /* consents have no external ref */
+        return sp_error_set(err, SP_INVALID_ARGUMENT, "idempotency_key",
+                            "idempotency_key is required for consent_record");
+    return sp_error_set(err, SP_INVALID_ARGUMENT, "idempotency_key",
+                        "idempotency_key is required when external_ref is empty");
+}
+
+/* The operation's own fields. */
+static int s_validate_op(const registration_op_t *op, const Samspil__V1__RegistrationRequest *req,
+                         registration_checked_t *out, sp_error_t *err)
+{
     s_path_t p;
     const char *n = op->name;
 
@@ -620,4 +646,19 @@ int registration_validate(const Samspil__V1__RegistrationRequest *req, registrat
     default:
         return sp_error_set(err, SP_INVALID_ARGUMENT, "op", "request names no known operation");
     }
+}
+
+int registration_validate(const Samspil__V1__RegistrationRequest *req, registration_checked_t *out,
+                          sp_error_t *err)
+{
+    memset(out, 0, sizeof *out);
+    const registration_op_t *op = registration_op_find(req->op_case);
+    if (!op)
+        return sp_error_set(err, SP_INVALID_ARGUMENT, "op", "request names no known operation");
+    if (!s_empty(req->idempotency_key) &&
+        sp_valid_idempotency_key(req->idempotency_key, "idempotency_key", err) != 0)
+        return -1;
+    if (s_validate_op(op, req, out, err) != 0)
+        return -1;
+    return s_key_required(req, err);
 }

@@ -73,8 +73,11 @@ int registration_check_access(const Samspil__V1__RegistrationRequest *req,
                               const registration_op_t *op, const sp_principal_t *principal,
                               sp_error_t *err);
 
-/* Validate every field of the request's operation (and its idempotency key)
- * and fill `out`.  Returns 0, or -1 with INVALID_ARGUMENT in `err`. */
+/* Validate every field of the request's operation and its idempotency key
+ * (required, so that a retry cannot create twice, on actor_create and
+ * partnership_create without an external_ref and on every consent_record;
+ * checked after the operation's fields) and fill `out`.  Returns 0, or -1 with INVALID_ARGUMENT in
+ * `err`. */
 int registration_validate(const Samspil__V1__RegistrationRequest *req, registration_checked_t *out,
                           sp_error_t *err);
 

@@ -55,6 +55,21 @@ static inline const char *rc_nonce(void)
     return nonce;
 }
 
+/* A fresh idempotency key "<label>-<nonce>-<n>", unique to this run, for
+ * creates that have no external ref (the service requires one of the two on
+ * actor and partnership creates and a key on consent records).  The text
+ * lives in one of 8 static buffers used in turn: send it before asking for
+ * 8 more. */
+static inline const char *rc_key(const char *label)
+{
+    static char keys[8][96];
+    static unsigned n;
+    char *key = keys[n % 8];
+    n++;
+    snprintf(key, sizeof keys[0], "%.40s-%s-%u", label, rc_nonce(), n);
+    return key;
+}
+
 /* A client connected to $SAMSPIL_BROKER with a generous per-attempt timeout
  * (the sanitizer build is slow).  Exits 2 when it cannot be made. */
 static inline sp_client_t *rc_client(void)
@@ -223,7 +238,8 @@ static inline void rc_actor_init(Samspil__V1__Actor *actor, Samspil__V1__ActorKi
     actor->name = (char *)name;
 }
 
-/* Actor create under `tenant` with idempotency key `key` (may be NULL). */
+/* Actor create under `tenant` with idempotency key `key` (NULL: none, which
+ * the service accepts only when the actor has an external ref). */
 static inline rc_reply_t *rc_actor_create(sp_client_t *client, const char *tenant, const char *key,
                                           Samspil__V1__Actor *actor)
 {
@@ -304,7 +320,8 @@ static inline rc_reply_t *rc_actor_upsert(sp_client_t *client, const char *tenan
     return rc_call(client, &req);
 }
 
-/* Partnership create. */
+/* Partnership create with idempotency key `key` (NULL: none, which the
+ * service accepts only when the partnership has an external ref). */
 static inline rc_reply_t *rc_partnership_create(sp_client_t *client, const char *tenant,
                                                 const char *key,
                                                 Samspil__V1__Partnership *partnership)

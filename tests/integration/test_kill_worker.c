@@ -353,7 +353,7 @@ int main(void)
     char name[96];
     snprintf(name, sizeof name, "After Kill %s", rc_nonce());
     rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN, name);
-    rc_reply_t *r = rc_actor_create(ctl, T, NULL, &a);
+    rc_reply_t *r = rc_actor_create(ctl, T, rc_key("after-kill"), &a);
     ITEST_CHECKF(rc_is(r, SAMSPIL__V1__REGISTRATION_REPLY__RESULT_ACTOR),
                  "creates succeed after the restart", "%s", rc_describe(r));
     rc_free(&r);

@@ -464,7 +464,7 @@ static void test_partnerships(void)
         Samspil__V1__Partnership q = SAMSPIL__V1__PARTNERSHIP__INIT;
         q.name = n;
         q.purpose = "paging";
-        r = rc_partnership_create(client, T, NULL, &q);
+        r = rc_partnership_create(client, T, rc_key("paging"), &q);
         created += rc_is(r, SAMSPIL__V1__REGISTRATION_REPLY__RESULT_PARTNERSHIP);
         rc_id(r, more_ids[i], sizeof more_ids[i]);
         rc_free(&r);
@@ -708,6 +708,7 @@ static void test_consent(void)
     rec.consent = &c;
     rc_req_t req = SAMSPIL__V1__REGISTRATION_REQUEST__INIT;
     req.tenant = T;
+    req.idempotency_key = (char *)rc_key("consent");
     req.op_case = SAMSPIL__V1__REGISTRATION_REQUEST__OP_CONSENT_RECORD;
     req.consent_record = &rec;
     rc_reply_t *r = rc_call(client, &req);

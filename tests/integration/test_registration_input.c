@@ -3,7 +3,8 @@
  * codes, unknown role or knowledge basis, empty or over-long names (counted
  * in characters, not bytes), malformed ids and unknown tenants each get an
  * error reply with the expected code, naming the field, quoting the value;
- * and nothing is written (rows counted behind the service).
+ * creates that need an idempotency key and have none are refused; and
+ * nothing is written (rows counted behind the service).
  *
  * Tenant 265; tenant 860 is a valid code this suite never creates.
  */
@@ -57,26 +58,26 @@ static void test_municipality_codes(void)
     /* the tenant a request acts on */
     Samspil__V1__Actor a;
     rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN, "Nobody");
-    rc_reply_t *r = rc_actor_create(client, "07x1", NULL, &a);
+    rc_reply_t *r = rc_actor_create(client, "07x1", rc_key("input"), &a);
     expect_error(r, SP_INVALID_ARGUMENT, "tenant", "07x1",
                  "actor create under tenant \"07x1\" is invalid_argument");
     rc_free(&r);
-    r = rc_actor_create(client, "1234", NULL, &a);
+    r = rc_actor_create(client, "1234", rc_key("input"), &a);
     expect_error(r, SP_INVALID_ARGUMENT, "tenant", "1234",
                  "actor create under tenant \"1234\" is invalid_argument");
     rc_free(&r);
-    r = rc_actor_create(client, "999", NULL, &a);
+    r = rc_actor_create(client, "999", rc_key("input"), &a);
     ITEST_CHECKF(
         (rc_is_error(r, SP_INVALID_ARGUMENT, "tenant", "999") ||
          rc_is_error(r, SP_NOT_FOUND, "tenant", "999")),
         "actor create under tenant \"999\" (no such municipality) is refused naming tenant", "%s",
         rc_describe(r));
     rc_free(&r);
-    r = rc_actor_create(client, "", NULL, &a);
+    r = rc_actor_create(client, "", rc_key("input"), &a);
     expect_error(r, SP_INVALID_ARGUMENT, "tenant", NULL,
                  "actor create without a tenant is invalid_argument");
     rc_free(&r);
-    r = rc_actor_create(client, UNKNOWN_TENANT, NULL, &a);
+    r = rc_actor_create(client, UNKNOWN_TENANT, rc_key("input"), &a);
     expect_error(r, SP_NOT_FOUND, "tenant", UNKNOWN_TENANT,
                  "actor create under a tenant never created is not_found");
     rc_free(&r);
@@ -108,7 +109,7 @@ static void test_names(void)
     long long before = count_rows(T, "actors");
     Samspil__V1__Actor a;
     rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN, "");
-    rc_reply_t *r = rc_actor_create(client, T, NULL, &a);
+    rc_reply_t *r = rc_actor_create(client, T, rc_key("input"), &a);
     expect_error(r, SP_INVALID_ARGUMENT, "name", NULL, "actor create with an empty name");
     rc_free(&r);
 
@@ -127,7 +128,7 @@ static void test_names(void)
         char *prefix = repeat(longs[i].unit, 10); /* the message quotes at least this much */
         char label[128];
         a.name = name;
-        r = rc_actor_create(client, T, NULL, &a);
+        r = rc_actor_create(client, T, rc_key("input"), &a);
         snprintf(label, sizeof label, "actor create with a name of %s is invalid_argument",
                  longs[i].what);
         expect_error(r, SP_INVALID_ARGUMENT, "name", prefix, label);
@@ -145,7 +146,7 @@ static void test_names(void)
     for (size_t i = 0; i < 3; i++) {
         char *name = repeat(units[i], 200);
         a.name = name;
-        r = rc_actor_create(client, T, NULL, &a);
+        r = rc_actor_create(client, T, rc_key("input"), &a);
         char label[128];
         snprintf(label, sizeof label, "actor create with a name of 200 %zu-byte characters",
                  strlen(units[i]));
@@ -162,15 +163,15 @@ static void test_names(void)
     /* kind and sector */
     before = after;
     rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_UNSPECIFIED, "No Kind");
-    r = rc_actor_create(client, T, NULL, &a);
+    r = rc_actor_create(client, T, rc_key("input"), &a);
     expect_error(r, SP_INVALID_ARGUMENT, "kind", NULL, "actor create without a kind");
     rc_free(&r);
     rc_actor_init(&a, (Samspil__V1__ActorKind)42, "Odd Kind");
-    r = rc_actor_create(client, T, NULL, &a);
+    r = rc_actor_create(client, T, rc_key("input"), &a);
     expect_error(r, SP_INVALID_ARGUMENT, "kind", "42", "actor create with kind 42");
     rc_free(&r);
     rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_ORGANISATION, "No Sector Forening");
-    r = rc_actor_create(client, T, NULL, &a);
+    r = rc_actor_create(client, T, rc_key("input"), &a);
     expect_error(r, SP_INVALID_ARGUMENT, "sector", NULL, "organisation create without a sector");
     rc_free(&r);
     after = count_rows(T, "actors");
@@ -186,13 +187,13 @@ static void test_ids_roles_basis(void)
     Samspil__V1__Partnership p = SAMSPIL__V1__PARTNERSHIP__INIT;
     p.name = label;
     p.purpose = "bad input";
-    rc_reply_t *r = rc_partnership_create(client, T, NULL, &p);
+    rc_reply_t *r = rc_partnership_create(client, T, rc_key("input"), &p);
     rc_id(r, part_id, sizeof part_id);
     ITEST_CHECKF(part_id[0], "setup: partnership", "%s", rc_describe(r));
     rc_free(&r);
     Samspil__V1__Actor a;
     rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN, "Input Citizen");
-    r = rc_actor_create(client, T, NULL, &a);
+    r = rc_actor_create(client, T, rc_key("input"), &a);
     rc_id(r, actor_id, sizeof actor_id);
     ITEST_CHECKF(actor_id[0], "setup: actor", "%s", rc_describe(r));
     rc_free(&r);
@@ -266,6 +267,64 @@ static void test_ids_roles_basis(void)
     rc_free(&r);
 }
 
+/* Creates that nothing makes unique need an idempotency key: without one
+ * (and without an external ref) a resend or the broker's requeue would
+ * store them twice, so they are refused and nothing is written. */
+static void test_key_required(void)
+{
+    long long actors = count_rows(T, "actors");
+    long long parts = count_rows(T, "partnerships");
+    long long consents = count_rows(T, "consents");
+    const char *want = "idempotency_key is required";
+
+    Samspil__V1__Actor a;
+    rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN, "Keyless Citizen");
+    rc_reply_t *r = rc_actor_create(client, T, NULL, &a);
+    expect_error(r, SP_INVALID_ARGUMENT, "idempotency_key", want,
+                 "actor create without key or external ref is invalid_argument");
+    char actor_id[64] = "";
+    rc_free(&r);
+
+    Samspil__V1__Partnership p = SAMSPIL__V1__PARTNERSHIP__INIT;
+    p.name = "Keyless Partnership";
+    r = rc_partnership_create(client, T, NULL, &p);
+    expect_error(r, SP_INVALID_ARGUMENT, "idempotency_key", want,
+                 "partnership create without key or external ref is invalid_argument");
+    rc_free(&r);
+
+    /* a consent needs an actor to be about */
+    r = rc_actor_create(client, T, rc_key("input"), &a);
+    rc_id(r, actor_id, sizeof actor_id);
+    ITEST_CHECKF(actor_id[0], "setup: actor for consent", "%s", rc_describe(r));
+    rc_free(&r);
+    actors += actor_id[0] ? 1 : 0;
+    Samspil__V1__Consent c = SAMSPIL__V1__CONSENT__INIT;
+    c.actor_id = actor_id;
+    c.purpose = "contact";
+    c.channel = SAMSPIL__V1__CONSENT_CHANNEL__CONSENT_CHANNEL_PAPER;
+    c.text_version = "2026-01";
+    Samspil__V1__ConsentRecord rec = SAMSPIL__V1__CONSENT_RECORD__INIT;
+    rec.consent = &c;
+    rc_req_t req = SAMSPIL__V1__REGISTRATION_REQUEST__INIT;
+    req.tenant = T;
+    req.op_case = SAMSPIL__V1__REGISTRATION_REQUEST__OP_CONSENT_RECORD;
+    req.consent_record = &rec;
+    r = rc_call(client, &req);
+    expect_error(r, SP_INVALID_ARGUMENT, "idempotency_key", want,
+                 "consent record without a key is invalid_argument");
+    rc_free(&r);
+
+    long long actors_after = count_rows(T, "actors");
+    long long parts_after = count_rows(T, "partnerships");
+    long long consents_after = count_rows(T, "consents");
+    ITEST_CHECKF(actors >= 0 && actors_after == actors && parts_after == parts &&
+                     consents_after == consents,
+                 "keyless creates wrote nothing",
+                 "actors %lld -> %lld, partnerships %lld -> "
+                 "%lld, consents %lld -> %lld",
+                 actors, actors_after, parts, parts_after, consents, consents_after);
+}
+
 int main(void)
 {
     client = rc_client();
@@ -274,6 +333,7 @@ int main(void)
     test_municipality_codes();
     test_names();
     test_ids_roles_basis();
+    test_key_required();
     PQfinish(db);
     sp_client_destroy(&client);
     return itest_done();

@@ -215,7 +215,7 @@ int main(void)
     /* B has an actor of its own, so "sees B's only" is not vacuous */
     Samspil__V1__Actor b;
     rc_actor_init(&b, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_PROFESSIONAL, "Tenant B Professional");
-    rc_reply_t *r = rc_actor_create(client, B, NULL, &b);
+    rc_reply_t *r = rc_actor_create(client, B, rc_key("rls"), &b);
     ITEST_CHECKF(rc_is(r, SAMSPIL__V1__REGISTRATION_REPLY__RESULT_ACTOR),
                  "tenant B creates an actor", "%s", rc_describe(r));
     rc_free(&r);

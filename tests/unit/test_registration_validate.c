@@ -194,6 +194,7 @@ static void s_actor_req(req_t *req, Samspil__V1__ActorCreate *op, Samspil__V1__A
     req->tenant = "751";
     req->op_case = OP(ACTOR_CREATE);
     req->actor_create = op;
+    req->idempotency_key = "key-0";
     op->actor = a;
     a->kind = SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN;
     a->name = "Åse Ørnbøl";
@@ -232,7 +233,8 @@ static void test_actor_create(void **state)
 
     req.idempotency_key = "tab\tkey";
     s_bad(&req, "idempotency_key", "invalid idempotency key");
-    req.idempotency_key = "";
+    req.idempotency_key = ""; /* the external ref makes it idempotent */
+    s_ok(&req);
 
     a.kind = 0;
     s_bad(&req, "actor_create.actor.kind", "kind is required");
@@ -306,7 +308,13 @@ static void test_actor_create(void **state)
 
     a.external_ref = "no-colon";
     s_bad(&req, "actor_create.actor.external_ref", "invalid external ref \"no-colon\"");
+    /* neither key nor external ref: a retry would create twice */
     a.external_ref = "";
+    s_bad(&req, "idempotency_key", "idempotency_key is required when external_ref is empty");
+    a.name = ""; /* the fields are checked first */
+    s_bad(&req, "actor_create.actor.name", "must not be empty");
+    a.name = "Åse";
+    req.idempotency_key = "key-2";
     s_ok(&req);
 
     op.actor = NULL;
@@ -435,12 +443,17 @@ static void test_partnerships(void **state)
     pc.partnership = &p;
     s_bad(&req, "partnership_create.partnership.name", "must not be empty");
     p.name = "Skolen i Gellerup";
+    s_bad(&req, "idempotency_key", "idempotency_key is required when external_ref is empty");
+    req.idempotency_key = "key-p";
     s_ok(&req);
+    req.idempotency_key = "";
     p.purpose = "Alle børn trives\nog lærer";
     p.burning_platform = "Fravær";
     p.status = SAMSPIL__V1__PARTNERSHIP_STATUS__PARTNERSHIP_STATUS_ACTIVE;
     p.backbone_organisation_id = UUID1;
     p.external_ref = "esdh:7";
+    s_ok(&req); /* by external ref, without a key */
+    req.idempotency_key = "key-p";
     s_ok(&req);
     p.status = 17;
     s_bad(&req, "partnership_create.partnership.status", "unknown status 17");
@@ -628,6 +641,8 @@ static void test_consent(void **state)
     c.channel = SAMSPIL__V1__CONSENT_CHANNEL__CONSENT_CHANNEL_PAPER;
     s_bad(&req, "consent_record.consent.text_version", "must not be empty");
     c.text_version = "2026-01";
+    s_bad(&req, "idempotency_key", "idempotency_key is required for consent_record");
+    req.idempotency_key = "key-c";
     s_ok(&req);
     c.given_at = "2026-01-31T10:00:00+01:00";
     s_ok(&req);
