@@ -343,7 +343,9 @@ static sp_db_tx_t *s_queue_pop(sp_db_t *db)
     return tx;
 }
 
-/* Fail every queued transaction when no connection is up or coming up. */
+/* Fail every queued transaction when no connection is up or coming up.
+ * Their done() runs from the loop: this is reached from sp_db_tx_run too
+ * (a failed send drops the connection, whose reconnect can fail at once). */
 static void s_pool_fail_queue_if_unreachable(sp_db_t *db)
 {
     for (int i = 0; i < db->nconns; i++) {
@@ -352,10 +354,8 @@ static void s_pool_fail_queue_if_unreachable(sp_db_t *db)
             return;
     }
     sp_db_tx_t *tx;
-    while (!db->closing && (tx = s_queue_pop(db)) != NULL) {
-        s_tx_set_connection_failed(tx);
-        s_tx_complete(tx);
-    }
+    while (!db->closing && (tx = s_queue_pop(db)) != NULL)
+        s_tx_fail_deferred(db, tx);
 }
 
 /* --- prepared statements, per connection */
@@ -941,11 +941,14 @@ void sp_db_destroy(sp_db_t **self_p)
         s_tx_set_connection_failed(tx);
         s_tx_complete(tx);
     }
+    /* a done() above or here may run another transaction: it is failed
+     * onto this list and completed here too */
     while ((tx = db->deferred_head) != NULL) {
         db->deferred_head = tx->next;
+        if (!db->deferred_head)
+            db->deferred_tail = NULL;
         s_tx_complete(tx);
     }
-    db->deferred_tail = NULL;
 
     for (int i = 0; i < db->nconns; i++) {
         s_conn_t *c = &db->conns[i];
@@ -1063,8 +1066,8 @@ void sp_db_tx_run(sp_db_tx_t *tx, sp_db_tx_done_fn *done, void *arg)
     tx->arg = arg;
     tx->next = NULL;
     if (db->closing) {
-        s_tx_set_connection_failed(tx);
-        s_tx_complete(tx);
+        /* run from a done() inside sp_db_destroy, which completes it */
+        s_tx_fail_deferred(db, tx);
         return;
     }
     s_conn_t *c = db->queue_head ? NULL : s_pool_pick(db);
