@@ -7,7 +7,11 @@
  *   SAMSPIL_DATABASE_URL             the owner's; services get it with
  *                                    user=samspil_<service> (password dropped)
  *   neither                          the embedded cluster: a Unix socket in
- *                                    <home>/pg/run, database samspil
+ *                                    <home>/pg/run, port 5432, database samspil
+ *
+ * Every value this writes is quoted, and the embedded conninfo names host,
+ * port, database and user, so PGHOST, PGPORT, PGDATABASE and PGUSER in the
+ * environment cannot redirect it.
  */
 #include "sp_db.h"
 #include "sp_log.h"
@@ -17,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The embedded cluster's port (deploy/pg.sh): it listens on no TCP port,
+ * but the number names its socket, <home>/pg/run/.s.PGSQL.5432. */
+#define S_EMBEDDED_PORT "5432"
 
 /* A small writer that fails (and stays failed) when `out` is full. */
 typedef struct {
@@ -41,22 +49,13 @@ static void s_puts(s_writer_t *w, const char *s)
     s_put(w, s, strlen(s));
 }
 
-/* Append `key=value`, single-quoting the value (with \' and \\) when it is
- * empty or holds blanks, quotes or backslashes, as libpq reads it. */
+/* Append `key='value'`, with \' and \\ inside the quotes, as libpq reads it. */
 static void s_put_pair(s_writer_t *w, const char *key, const char *value)
 {
     if (w->len > 0)
         s_puts(w, " ");
     s_puts(w, key);
-    s_puts(w, "=");
-    bool quote = !*value;
-    for (const char *p = value; *p && !quote; p++)
-        quote = isspace((unsigned char)*p) || *p == '\'' || *p == '\\';
-    if (!quote) {
-        s_puts(w, value);
-        return;
-    }
-    s_puts(w, "'");
+    s_puts(w, "='");
     for (const char *p = value; *p; p++) {
         if (*p == '\'' || *p == '\\')
             s_puts(w, "\\");
@@ -148,6 +147,7 @@ int sp_db_conninfo(const char *home, const char *service, char *out, size_t outl
     memcpy(host, home, hl);
     memcpy(host + hl, "/pg/run", sizeof "/pg/run");
     s_put_pair(&w, "host", host);
+    s_put_pair(&w, "port", S_EMBEDDED_PORT);
     s_put_pair(&w, "dbname", "samspil");
     s_put_pair(&w, "user", user);
 

@@ -47,9 +47,11 @@ static void test_embedded_owner(void **state)
     (void)state;
     char out[512];
     assert_int_equal(sp_db_conninfo("/srv/samspil/var", NULL, out, sizeof out), 0);
-    assert_string_equal(out, "host=/srv/samspil/var/pg/run dbname=samspil user=samspil_owner");
+    assert_string_equal(out, "host='/srv/samspil/var/pg/run' port='5432' dbname='samspil' "
+                             "user='samspil_owner'");
     assert_int_equal(sp_db_conninfo("/srv/samspil/var//", NULL, out, sizeof out), 0);
-    assert_string_equal(out, "host=/srv/samspil/var/pg/run dbname=samspil user=samspil_owner");
+    assert_string_equal(out, "host='/srv/samspil/var/pg/run' port='5432' dbname='samspil' "
+                             "user='samspil_owner'");
 }
 
 static void test_embedded_service(void **state)
@@ -57,7 +59,8 @@ static void test_embedded_service(void **state)
     (void)state;
     char out[512];
     assert_int_equal(sp_db_conninfo("/srv/var", "registration", out, sizeof out), 0);
-    assert_string_equal(out, "host=/srv/var/pg/run dbname=samspil user=samspil_registration");
+    assert_string_equal(out, "host='/srv/var/pg/run' port='5432' dbname='samspil' "
+                             "user='samspil_registration'");
     assert_int_equal(sp_db_conninfo("/srv/var", "voting", out, sizeof out), 0);
     assert_string_equal(s_parsed(out, "user"), "samspil_voting");
 }
@@ -67,9 +70,33 @@ static void test_embedded_quoting(void **state)
     (void)state;
     char out[512];
     assert_int_equal(sp_db_conninfo("/home/it's me\\x/var", "registration", out, sizeof out), 0);
-    assert_string_equal(out, "host='/home/it\\'s me\\\\x/var/pg/run' dbname=samspil "
-                             "user=samspil_registration");
+    assert_string_equal(out, "host='/home/it\\'s me\\\\x/var/pg/run' port='5432' "
+                             "dbname='samspil' user='samspil_registration'");
     assert_string_equal(s_parsed(out, "host"), "/home/it's me\\x/var/pg/run");
+    assert_int_equal(sp_db_conninfo("/srv/my clone/var", NULL, out, sizeof out), 0);
+    assert_string_equal(s_parsed(out, "host"), "/srv/my clone/var/pg/run");
+    assert_string_equal(s_parsed(out, "user"), "samspil_owner");
+}
+
+/* PGHOST, PGPORT, PGDATABASE and PGUSER (common on CI images) cannot
+ * redirect the embedded conninfo: it names all four. */
+static void test_embedded_ignores_pg_env(void **state)
+{
+    (void)state;
+    char out[512];
+    setenv("PGHOST", "/var/run/postgresql", 1);
+    setenv("PGPORT", "5499", 1);
+    setenv("PGDATABASE", "postgres", 1);
+    setenv("PGUSER", "postgres", 1);
+    assert_int_equal(sp_db_conninfo("/srv/var", "registration", out, sizeof out), 0);
+    unsetenv("PGHOST");
+    unsetenv("PGPORT");
+    unsetenv("PGDATABASE");
+    unsetenv("PGUSER");
+    assert_string_equal(s_parsed(out, "host"), "/srv/var/pg/run");
+    assert_string_equal(s_parsed(out, "port"), "5432");
+    assert_string_equal(s_parsed(out, "dbname"), "samspil");
+    assert_string_equal(s_parsed(out, "user"), "samspil_registration");
 }
 
 static void test_service_url(void **state)
@@ -149,6 +176,7 @@ int main(void)
         cmocka_unit_test_setup(test_embedded_owner, s_clear_env),
         cmocka_unit_test_setup(test_embedded_service, s_clear_env),
         cmocka_unit_test_setup(test_embedded_quoting, s_clear_env),
+        cmocka_unit_test_setup(test_embedded_ignores_pg_env, s_clear_env),
         cmocka_unit_test_setup(test_service_url, s_clear_env),
         cmocka_unit_test_setup(test_owner_url, s_clear_env),
         cmocka_unit_test_setup(test_owner_url_quoting, s_clear_env),
