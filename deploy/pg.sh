@@ -38,6 +38,13 @@ logdir=$home/log
 logfile=$logdir/postgresql.log
 external=${SAMSPIL_DATABASE_URL:-}
 
+# The embedded cluster is reached only through its own socket directory and
+# port: libpq defaults from the caller's environment (common on CI images)
+# must not redirect psql or pg_ctl, nor change the server's port.
+if [ -z "$external" ]; then
+    unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGSERVICE
+fi
+
 # --- server binaries: SAMSPIL_PG_BINDIR, else Debian's highest version, else pg_config
 find_bindir() {
     local d best=""
@@ -126,22 +133,19 @@ lock_home() {
 
 conf_quote() { printf "'%s'" "${1//\'/\'\'}"; }
 
-# conninfo value quoting as libpq reads it
+# a conninfo value as libpq reads it: always quoted, \ and ' escaped
 ci_quote() {
-    case $1 in
-    '' | *[[:space:]\'\\]*)
-        local v=${1//\\/\\\\}
-        printf "'%s'" "${v//\'/\\\'}"
-        ;;
-    *) printf '%s' "$1" ;;
-    esac
+    local v=${1//\\/\\\\}
+    printf "'%s'" "${v//\'/\\\'}"
 }
 
+# the same conninfo as sp_db_conninfo's for the owner
 owner_conninfo() {
     if [ -n "$external" ]; then
         printf '%s\n' "$external"
     else
-        printf 'host=%s port=%s dbname=samspil user=samspil_owner\n' "$(ci_quote "$rundir")" "$port"
+        printf 'host=%s port=%s dbname=%s user=%s\n' "$(ci_quote "$rundir")" "$(ci_quote "$port")" \
+            "$(ci_quote samspil)" "$(ci_quote samspil_owner)"
     fi
 }
 

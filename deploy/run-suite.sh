@@ -26,6 +26,13 @@ die() {
     exit 1
 }
 
+# With the embedded cluster, libpq defaults in the environment (PGPORT etc.,
+# common on CI images) must reach neither pg.sh nor the programs started
+# here; with SAMSPIL_DATABASE_URL they may complete that URL, as libpq does.
+if [ -z "${SAMSPIL_DATABASE_URL:-}" ]; then
+    unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGSERVICE
+fi
+
 home=${SAMSPIL_HOME:-./var}
 mkdir -p "$home"
 home=$(cd "$home" && pwd)
