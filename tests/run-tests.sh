@@ -10,6 +10,9 @@
 #   SAMSPIL_DATABASE_URL  use that PostgreSQL instead of the embedded one
 #   TESTS   optional space-separated names of integration tests to run (default: all)
 #
+# The suite runs in tests/var/h (tests/var/s under SAN=1).  One run at a time
+# per clone: a run waits for tests/var/.lock, which `make bench` takes too.
+#
 # Ends with exactly one line "N passed, N failed"; exits 0 iff nothing failed
 # and something passed.
 set -u
@@ -17,6 +20,25 @@ set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT" || exit 1
 SAN=${SAN:-}
+
+# One test or bench run at a time in this clone: each wipes and restarts its
+# suite, and they compete for the CPU.  The lock is on fd 8, which is closed
+# for everything that may leave a process behind (the suite, test programs),
+# so only this script holds it.
+mkdir -p "$ROOT/tests/var"
+LOCK=$ROOT/tests/var/.lock
+if command -v flock >/dev/null 2>&1; then
+    exec 8>>"$LOCK"
+    if ! flock -n 8; then
+        echo "run-tests: another make test or make bench is running in this clone; waiting for it ($LOCK)"
+        flock 8 || {
+            echo "run-tests: could not lock $LOCK"
+            exit 1
+        }
+    fi
+else
+    echo "run-tests: flock not found (util-linux); not guarding against a concurrent run"
+fi
 if [ -z "${BUILD:-}" ]; then
     if [ "$SAN" = 1 ]; then BUILD=build/san; else BUILD=build; fi
 fi
@@ -67,12 +89,17 @@ done
 echo "== unit tests: $unit_passed passed, $unit_failed failed (${#unit_bins[@]} programs)"
 
 # ---------------------------------------------------------------- the suite
-export SAMSPIL_HOME="$ROOT/tests/var/h"
+# short homes: a Unix socket path is at most 107 bytes (see docs/operations.md)
+if [ "$SAN" = 1 ]; then
+    export SAMSPIL_HOME="$ROOT/tests/var/s"
+else
+    export SAMSPIL_HOME="$ROOT/tests/var/h"
+fi
 SUITE_STARTED=0
 stop_suite() {
     if [ "$SUITE_STARTED" = 1 ]; then
         SUITE_STARTED=0
-        BUILD=$BUILD deploy/run-suite.sh stop >>"$SAMSPIL_HOME/log/run-tests-suite.log" 2>&1 ||
+        BUILD=$BUILD deploy/run-suite.sh stop >>"$SAMSPIL_HOME/log/run-tests-suite.log" 2>&1 8>&- ||
             echo "run-tests: stopping the suite failed (see $SAMSPIL_HOME/log/run-tests-suite.log)"
     fi
 }
@@ -81,14 +108,14 @@ trap 'exit 130' INT TERM
 
 # A suite left running by an interrupted earlier run must not survive the wipe.
 if [ -d "$SAMSPIL_HOME/run" ]; then
-    BUILD=$BUILD deploy/run-suite.sh stop >/dev/null 2>&1 || true
+    BUILD=$BUILD deploy/run-suite.sh stop >/dev/null 2>&1 8>&- || true
 fi
 rm -rf "$SAMSPIL_HOME"
 mkdir -p "$SAMSPIL_HOME/log"
 
 echo "== starting the suite (SAMSPIL_HOME=$SAMSPIL_HOME, REGISTRATION=2)"
 SUITE_STARTED=1
-if ! REGISTRATION=2 BUILD=$BUILD deploy/run-suite.sh start >"$SAMSPIL_HOME/log/run-tests-suite.log" 2>&1; then
+if ! REGISTRATION=2 BUILD=$BUILD deploy/run-suite.sh start >"$SAMSPIL_HOME/log/run-tests-suite.log" 2>&1 8>&-; then
     cat "$SAMSPIL_HOME/log/run-tests-suite.log"
     echo "not ok - suite start # deploy/run-suite.sh start failed"
     int_failed=$((int_failed + 1))
@@ -100,11 +127,10 @@ fi
 
 export SAMSPIL_BROKER="ipc://$SAMSPIL_HOME/run/broker.ipc"
 export SAMSPIL_BIN="$BUILD/bin"
-if [ -n "${SAMSPIL_DATABASE_URL:-}" ]; then
-    export SAMSPIL_OWNER_DB="$SAMSPIL_DATABASE_URL"
-else
-    export SAMSPIL_OWNER_DB="host=$SAMSPIL_HOME/pg/run dbname=samspil user=samspil_owner"
-fi
+# SAMSPIL_DATABASE_URL, else the embedded cluster's owner conninfo with every
+# value quoted (a space in the clone's path) and its port (PGPORT may be set)
+SAMSPIL_OWNER_DB=$(deploy/pg.sh url 8>&-) || SAMSPIL_OWNER_DB=
+export SAMSPIL_OWNER_DB
 
 # ---------------------------------------------------------------- integration tests
 if [ "$suite_ok" = 1 ]; then
@@ -125,7 +151,7 @@ if [ "$suite_ok" = 1 ]; then
         fi
         log="$SAMSPIL_HOME/log/test-$name.log"
         echo "-- $name"
-        timeout -k 10 300 "$prog" </dev/null 2>&1 | tee "$log"
+        timeout -k 10 300 "$prog" </dev/null 2>&1 8>&- | tee "$log" 8>&-
         rc=${PIPESTATUS[0]}
         oks=$(grep -c '^ok - ' "$log")
         nots=$(grep -c '^not ok - ' "$log")

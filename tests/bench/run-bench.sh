@@ -16,10 +16,30 @@
 # Environment: BUILD (default build), BENCH_SECONDS (default 10),
 # BENCH_RUNS (default 3), REGISTRATION (workers, default 2),
 # SAMSPIL_DATABASE_URL (use that server instead of the embedded one).
+#
+# It waits for tests/var/.lock, shared with `make test`: one run at a time
+# per clone (they would compete for the CPU and skew the figures).
 set -u
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
+
+# The lock is on fd 8, closed for every program started here (the suite,
+# the echo worker, the benchmarks), so only this script holds it.
+mkdir -p "$ROOT/tests/var"
+LOCK=$ROOT/tests/var/.lock
+if command -v flock >/dev/null 2>&1; then
+    exec 8>>"$LOCK"
+    if ! flock -n 8; then
+        echo "run-bench: another make test or make bench is running in this clone; waiting for it ($LOCK)"
+        flock 8 || {
+            echo "run-bench: could not lock $LOCK" >&2
+            exit 1
+        }
+    fi
+else
+    echo "run-bench: flock not found (util-linux); not guarding against a concurrent run"
+fi
 BUILD=${BUILD:-build}
 case $BUILD in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 SECS=${BENCH_SECONDS:-10}
@@ -53,9 +73,9 @@ cleanup() {
         SUITE_STARTED=0
         if [ -n "${OWNER_DB:-}" ]; then
             "$PGBIN/psql" -q -X -d "$OWNER_DB" -c 'DROP SCHEMA IF EXISTS bench_scratch CASCADE' \
-                >>"$LOG/run-bench-suite.log" 2>&1
+                >>"$LOG/run-bench-suite.log" 2>&1 8>&-
         fi
-        BUILD=$BUILD deploy/run-suite.sh stop >>"$LOG/run-bench-suite.log" 2>&1
+        BUILD=$BUILD deploy/run-suite.sh stop >>"$LOG/run-bench-suite.log" 2>&1 8>&-
     fi
 }
 trap cleanup EXIT
@@ -72,7 +92,7 @@ median() { printf '%s\n' "$@" | sort -g | awk '{v[NR] = $1} END {print v[int((NR
 field() { printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 
 if [ -d "$SAMSPIL_HOME/run" ]; then
-    BUILD=$BUILD deploy/run-suite.sh stop >/dev/null 2>&1 || true
+    BUILD=$BUILD deploy/run-suite.sh stop >/dev/null 2>&1 8>&- || true
 fi
 rm -rf "$SAMSPIL_HOME"
 mkdir -p "$LOG"
@@ -81,20 +101,18 @@ echo "== machine: $(nproc) cores, $(uname -srm), $(awk '/MemTotal/ {printf "%.0f
 echo "== PostgreSQL: $("$PGBIN/postgres" --version 2>/dev/null); ZeroMQ: $(pkg-config --modversion libzmq 2>/dev/null)"
 echo "== starting the suite (SAMSPIL_HOME=$SAMSPIL_HOME, REGISTRATION=$WORKERS)"
 SUITE_STARTED=1
-if ! REGISTRATION=$WORKERS BUILD=$BUILD deploy/run-suite.sh start >"$LOG/run-bench-suite.log" 2>&1; then
+if ! REGISTRATION=$WORKERS BUILD=$BUILD deploy/run-suite.sh start >"$LOG/run-bench-suite.log" 2>&1 8>&-; then
     cat "$LOG/run-bench-suite.log" >&2
     fail "deploy/run-suite.sh start failed"
 fi
 export SAMSPIL_BROKER="ipc://$SAMSPIL_HOME/run/broker.ipc"
-if [ -n "${SAMSPIL_DATABASE_URL:-}" ]; then
-    OWNER_DB=$SAMSPIL_DATABASE_URL
-else
-    OWNER_DB="host=$SAMSPIL_HOME/pg/run dbname=samspil user=samspil_owner"
-fi
+# SAMSPIL_DATABASE_URL, else the embedded cluster's owner conninfo with every
+# value quoted (a space in the clone's path) and its port (PGPORT may be set)
+OWNER_DB=$(deploy/pg.sh url 8>&-) || fail "deploy/pg.sh url failed"
 
 # ---------------------------------------------------------------- baseline table
 # shaped like an actors row: uuid default, tenant, name, kind, language, tags, timestamp
-"$PGBIN/psql" -q -X -v ON_ERROR_STOP=1 -d "$OWNER_DB" >>"$LOG/run-bench-suite.log" 2>&1 <<'SQL' ||
+"$PGBIN/psql" -q -X -v ON_ERROR_STOP=1 -d "$OWNER_DB" >>"$LOG/run-bench-suite.log" 2>&1 8>&- <<'SQL' ||
 DROP SCHEMA IF EXISTS bench_scratch CASCADE;
 CREATE SCHEMA bench_scratch;
 CREATE TABLE bench_scratch.actors (
@@ -133,12 +151,12 @@ echo "   ${RR_CMD[*]}"
 # ---------------------------------------------------------------- register vs pgbench
 reg_rates=() reg_p50=() reg_p99=() pg_tps=()
 for i in $(seq 1 "$RUNS"); do
-    out=$("${REG_CMD[@]}" 2>>"$LOG/bench-register.log") || fail "bench_register failed: $out (see $LOG/bench-register.log)"
+    out=$("${REG_CMD[@]}" 2>>"$LOG/bench-register.log" 8>&-) || fail "bench_register failed: $out (see $LOG/bench-register.log)"
     echo "   register run $i: $out"
     reg_rates+=("$(field creates_per_s "$out")")
     reg_p50+=("$(field p50_ms "$out")")
     reg_p99+=("$(field p99_ms "$out")")
-    out=$("${PGB_CMD[@]}" 2>&1) || { echo "$out" >&2; fail "pgbench failed"; }
+    out=$("${PGB_CMD[@]}" 2>&1 8>&-) || { echo "$out" >&2; fail "pgbench failed"; }
     tps=$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p')
     [ -n "$tps" ] || { echo "$out" >&2; fail "could not read pgbench's tps"; }
     echo "   pgbench  run $i: tps=$tps"
@@ -146,20 +164,20 @@ for i in $(seq 1 "$RUNS"); do
 done
 
 # ---------------------------------------------------------------- broker echo vs REQ/REP
-"${WORKER_CMD[@]}" >"$LOG/echo.log" 2>&1 &
+"${WORKER_CMD[@]}" >"$LOG/echo.log" 2>&1 8>&- &
 ECHO_PID=$!
 for _ in $(seq 1 50); do
-    "$BUILD/tests/bench/bench_echo" --broker "$SAMSPIL_BROKER" --seconds 1 --warmup 0 >/dev/null 2>&1 && break
+    "$BUILD/tests/bench/bench_echo" --broker "$SAMSPIL_BROKER" --seconds 1 --warmup 0 >/dev/null 2>&1 8>&- && break
     sleep 0.2
 done
 echo_rates=() echo_p50=() echo_p99=() rr_rates=()
 for i in $(seq 1 "$RUNS"); do
-    out=$("${ECHO_CMD[@]}" 2>>"$LOG/bench-echo.log") || fail "bench_echo failed: $out"
+    out=$("${ECHO_CMD[@]}" 2>>"$LOG/bench-echo.log" 8>&-) || fail "bench_echo failed: $out"
     echo "   echo   run $i: $out"
     echo_rates+=("$(field rt_per_s "$out")")
     echo_p50+=("$(field p50_us "$out")")
     echo_p99+=("$(field p99_us "$out")")
-    out=$("${RR_CMD[@]}" 2>>"$LOG/bench-echo.log") || fail "bench_reqrep failed: $out"
+    out=$("${RR_CMD[@]}" 2>>"$LOG/bench-echo.log" 8>&-) || fail "bench_reqrep failed: $out"
     echo "   reqrep run $i: $out"
     rr_rates+=("$(field rt_per_s "$out")")
 done
