@@ -9,6 +9,7 @@
  */
 #include "broker_core.h"
 #include "sp_mdp.h"
+#include "sp_zmsg.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -265,6 +266,30 @@ static sp_frame_t s_worker_identity(const bc_worker_t *w)
 {
     sp_frame_t frame = {w->identity, w->identity_size};
     return frame;
+}
+
+_Static_assert(BROKER_CORE_REQUEST_HEAD + BROKER_CORE_MAX_BODY_FRAMES == SP_ZMSG_MAX_FRAMES,
+               "a REQUEST with the most body frames must fit a worker's receive buffer");
+
+int broker_core_check_body(const sp_frame_t *body, size_t nbody, bool truncated, sp_error_t *err)
+{
+    sp_error_clear(err);
+    if (truncated)
+        return sp_error_set(err, SP_INVALID_ARGUMENT, "body",
+                            "request has more than %zu body frames; at most %d", nbody,
+                            BROKER_CORE_MAX_BODY_FRAMES);
+    if (nbody > BROKER_CORE_MAX_BODY_FRAMES)
+        return sp_error_set(err, SP_INVALID_ARGUMENT, "body",
+                            "request has %zu body frames; at most %d", nbody,
+                            BROKER_CORE_MAX_BODY_FRAMES);
+    size_t bytes = 0;
+    for (size_t i = 0; i < nbody; i++)
+        bytes += body[i].size; /* frames are at most SP_MDP_MAX_FRAME_SIZE: no overflow */
+    if (bytes > BROKER_CORE_MAX_BODY_BYTES)
+        return sp_error_set(err, SP_INVALID_ARGUMENT, "body",
+                            "request body is %zu bytes; at most %zu", bytes,
+                            BROKER_CORE_MAX_BODY_BYTES);
+    return 0;
 }
 
 broker_core_t *broker_core_new(const broker_core_config_t *config, const broker_core_ops_t *ops,

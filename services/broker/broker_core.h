@@ -16,7 +16,9 @@
 
 #include "sp_error.h"
 #include "sp_frame.h"
+#include "sp_mdp.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +60,24 @@ typedef struct {
     void (*worker_gone)(void *arg, sp_frame_t worker, sp_frame_t service, const char *reason,
                         size_t requeued);
 } broker_core_ops_t;
+
+/* What a worker can receive, and so the most a client request may carry:
+ * the REQUEST a worker gets is BROKER_CORE_REQUEST_HEAD frames ("" | SPW01 |
+ * 0x02 | request-id | principal) followed by the body frames, in a buffer of
+ * SP_ZMSG_MAX_FRAMES (16) frames - broker_core.c asserts that sum at compile
+ * time; a worker joins a multi-frame body into one buffer of at most
+ * SP_MDP_MAX_FRAME_SIZE bytes. */
+#define BROKER_CORE_REQUEST_HEAD 5
+#define BROKER_CORE_MAX_BODY_FRAMES 11
+#define BROKER_CORE_MAX_BODY_BYTES ((size_t)SP_MDP_MAX_FRAME_SIZE)
+
+/* Check a client request's body frames `body[0..nbody-1]` against those
+ * limits before the request is accepted.  `truncated`: the message had more
+ * frames than the broker could receive, so `nbody` is only the count kept.
+ * Returns 0, or -1 with `err` set to INVALID_ARGUMENT on field "body"
+ * ("request has 12 body frames; at most 11", "request body is 1400000
+ * bytes; at most 1048576"). */
+int broker_core_check_body(const sp_frame_t *body, size_t nbody, bool truncated, sp_error_t *err);
 
 /* Outcome of a worker command. */
 typedef enum {

@@ -89,12 +89,13 @@ void broker_mmi_answer(const broker_core_t *core, bool development_mode, sp_fram
     }
 }
 
-void broker_mmi_error_reply(sp_error_code_t code, const char *message, sp_buf_t *out)
+void broker_mmi_error_reply(sp_error_code_t code, const char *field, const char *message,
+                            sp_buf_t *out)
 {
     Samspil__V1__Error error = SAMSPIL__V1__ERROR__INIT;
     error.code = code;
     error.message = (char *)message;
-    error.field = (char *)"";
+    error.field = (char *)(field ? field : "");
     Samspil__V1__ErrorReply reply = SAMSPIL__V1__ERROR_REPLY__INIT;
     reply.error = &error;
     size_t size = samspil__v1__error_reply__get_packed_size(&reply);

@@ -26,7 +26,9 @@ bool broker_mmi_is_mmi(sp_frame_t service);
 void broker_mmi_answer(const broker_core_t *core, bool development_mode, sp_frame_t service,
                        const sp_frame_t *body, size_t nbody, sp_buf_t *out);
 
-/* Write into `out` a packed samspil.v1.ErrorReply {code, message, field ""}. */
-void broker_mmi_error_reply(sp_error_code_t code, const char *message, sp_buf_t *out);
+/* Write into `out` a packed samspil.v1.ErrorReply {code, message, field}
+ * (`field` NULL for ""). */
+void broker_mmi_error_reply(sp_error_code_t code, const char *field, const char *message,
+                            sp_buf_t *out);
 
 #endif

@@ -125,14 +125,14 @@ static const char *s_name(sp_frame_t name, char *out, size_t outlen)
     return out;
 }
 
-/* Warn about a dropped message, at most DROP_LOG_PER_SECOND times a second.
- * Never logs frame contents: only the reason, the frame count and size. */
-static void s_dropped(broker_t *self, const char *reason, const sp_zmsg_t *msg)
+/* True if one more line about a malformed message (dropped, or a refused
+ * request) may be logged: at most DROP_LOG_PER_SECOND a second, then a count. */
+static bool s_may_log_malformed(broker_t *self)
 {
     uint64_t second = uv_now(&self->loop) / 1000;
     if (second != self->drop_window) {
         if (self->drop_suppressed)
-            sp_log_warn("dropped more malformed messages without logging them",
+            sp_log_warn("more malformed messages dropped or refused without logging them",
                         SP_LOG_INT("count", self->drop_suppressed), SP_LOG_END);
         self->drop_window = second;
         self->drop_logged = 0;
@@ -140,9 +140,18 @@ static void s_dropped(broker_t *self, const char *reason, const sp_zmsg_t *msg)
     }
     if (self->drop_logged >= DROP_LOG_PER_SECOND) {
         self->drop_suppressed++;
-        return;
+        return false;
     }
     self->drop_logged++;
+    return true;
+}
+
+/* Warn about a dropped message (rate limited).  Never logs frame contents:
+ * only the reason, the frame count and size. */
+static void s_dropped(broker_t *self, const char *reason, const sp_zmsg_t *msg)
+{
+    if (!s_may_log_malformed(self))
+        return;
     size_t bytes = 0;
     for (size_t i = 0; i < msg->count; i++)
         bytes += zmq_msg_size((zmq_msg_t *)&msg->frames[i]);
@@ -235,7 +244,22 @@ static void s_send_error(void *arg, void *payload, sp_error_code_t code, const c
            SP_LOG_STR("service",
                       s_name(sp_zmsg_frame(&req->msg, AT_SERVICE), service, sizeof service)),
            SP_LOG_STR("code", sp_error_code_name(code)), SP_LOG_STR("error", message), SP_LOG_END);
-    broker_mmi_error_reply(code, message, &self->scratch);
+    broker_mmi_error_reply(code, NULL, message, &self->scratch);
+    s_send_client(self, req, self->scratch.data, self->scratch.len);
+}
+
+/* Refuse a client request before it is queued: answer `err`.  The client's
+ * mistake, so logged at info (rate limited) with counts only, never the body. */
+static void s_refuse(broker_t *self, broker_request_t *req, const sp_error_t *err, size_t nbody)
+{
+    char service[SP_MDP_MAX_SERVICE_NAME + 1];
+    if (s_may_log_malformed(self))
+        sp_log_info("refused a request", SP_LOG_STR("code", sp_error_code_name(err->code)),
+                    SP_LOG_STR("service", s_name(sp_zmsg_frame(&req->msg, AT_SERVICE), service,
+                                                 sizeof service)),
+                    SP_LOG_STR("field", err->field), SP_LOG_STR("error", err->message),
+                    SP_LOG_INT("body_frames", nbody), SP_LOG_END);
+    broker_mmi_error_reply(err->code, err->field, err->message, &self->scratch);
     s_send_client(self, req, self->scratch.data, self->scratch.len);
 }
 
@@ -266,13 +290,23 @@ static const broker_core_ops_t s_ops = {
 
 /* --- incoming messages */
 
+/* A client request; `truncated` when it had more frames than were received
+ * (sp_zmsg keeps the first SP_ZMSG_MAX_FRAMES, so its head is still here). */
 static void s_on_client(broker_t *self, broker_request_t *req, const sp_frame_t *frames,
-                        size_t count)
+                        size_t count, bool truncated)
 {
     sp_mdpc_t mdpc;
     const char *why;
     if (sp_mdpc_parse(frames + 1, count - 1, &mdpc, &why) < 0) {
         s_dropped(self, why, &req->msg);
+        s_request_free(self, req);
+        return;
+    }
+    /* a request no worker could receive whole would be dropped there and
+     * hold a unit of its credit for good: refuse it here */
+    sp_error_t err;
+    if (broker_core_check_body(mdpc.body, mdpc.nbody, truncated, &err) < 0) {
+        s_refuse(self, req, &err, mdpc.nbody);
         s_request_free(self, req);
         return;
     }
@@ -372,18 +406,19 @@ static void s_on_readable(void *socket, void *arg)
         s_request_free(self, req);
         return;
     }
-    if (req->msg.too_many) {
+    sp_frame_t frames[SP_ZMSG_MAX_FRAMES];
+    size_t count = sp_zmsg_frames(&req->msg, frames);
+    bool client = count >= 3 && sp_frame_equals(frames[2], SP_MDP_CLIENT);
+    if (req->msg.too_many && !client) {
         s_dropped(self, "too many frames", &req->msg);
         s_request_free(self, req);
         return;
     }
-    sp_frame_t frames[SP_ZMSG_MAX_FRAMES];
-    size_t count = sp_zmsg_frames(&req->msg, frames);
     if (count < 3) {
         s_dropped(self, "message too short", &req->msg);
         s_request_free(self, req);
-    } else if (sp_frame_equals(frames[2], SP_MDP_CLIENT)) {
-        s_on_client(self, req, frames, count);
+    } else if (client) {
+        s_on_client(self, req, frames, count, req->msg.too_many);
     } else if (sp_frame_equals(frames[2], SP_MDP_WORKER)) {
         s_on_worker(self, req, frames, count);
     } else {

@@ -644,6 +644,137 @@ static void test_garbage(void)
     zmq_close(s);
 }
 
+/* mmi.status numbers for `service`; false if it is not listed. */
+static bool service_status(const char *service, unsigned *workers, unsigned *credit,
+                           unsigned *in_flight, unsigned *queued)
+{
+    frames_t st;
+    if (call("mmi.status", "", 0, &st, 2000) < 0 || st.size[3] > MAX_BODY)
+        return false;
+    Samspil__V1__BrokerStatus *status =
+        samspil__v1__broker_status__unpack(NULL, st.size[3], (const uint8_t *)st.data[3]);
+    bool found = false;
+    for (size_t i = 0; status && i < status->n_services; i++) {
+        const Samspil__V1__ServiceStatus *s = status->services[i];
+        if (strcmp(s->name, service) == 0) {
+            *workers = s->workers;
+            *credit = s->credit;
+            *in_flight = s->in_flight;
+            *queued = s->queued;
+            found = true;
+        }
+    }
+    if (status)
+        samspil__v1__broker_status__free_unpacked(status, NULL);
+    return found;
+}
+
+/* Send "" | MDPC01 | service | body[0..nbody-1] on `client` and expect an
+ * ErrorReply INVALID_ARGUMENT on field "body" with `message`. */
+static bool refused_with(void *client, const char *service, const sp_frame_t *body, size_t nbody,
+                         const char *message)
+{
+    sp_frame_t frames[64];
+    frames[0] = (sp_frame_t){"", 0};
+    frames[1] = sp_frame_str(SP_MDP_CLIENT);
+    frames[2] = sp_frame_str(service);
+    for (size_t i = 0; i < nbody && i + 3 < 64; i++)
+        frames[3 + i] = body[i];
+    if (send_frames(client, frames, 3 + nbody) < 0)
+        return false;
+    frames_t reply;
+    if (client_recv(client, service, &reply, 3000) < 0)
+        return false;
+    Samspil__V1__ErrorReply *er =
+        samspil__v1__error_reply__unpack(NULL, reply.size[3], (const uint8_t *)reply.data[3]);
+    bool ok = er && er->error &&
+              er->error->code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT &&
+              strcmp(er->error->field, "body") == 0 && strcmp(er->error->message, message) == 0;
+    if (!ok)
+        printf("# got %s / %s\n", er && er->error ? er->error->message : "(no ErrorReply)",
+               er && er->error ? er->error->field : "");
+    if (er)
+        samspil__v1__error_reply__free_unpacked(er, NULL);
+    return ok;
+}
+
+/* Requests a worker could not receive whole (more than 11 body frames: the
+ * REQUEST's 5 head frames + body must fit 16; more than 1 MiB of body in all)
+ * are refused by the broker, so they never take a unit of credit. */
+static void test_body_limits(void)
+{
+    worker_t *w = worker_new("itest.limits", "2");
+    wait_mmi("itest.limits", "200", 3000);
+    void *client = new_dealer();
+    sp_frame_t body[40];
+    for (int i = 0; i < 40; i++)
+        body[i] = sp_frame_str("b");
+    ITEST_CHECK(
+        refused_with(client, "itest.limits", body, 12, "request has 12 body frames; at most 11"),
+        "12 body frames: ErrorReply invalid_argument on field body");
+    ITEST_CHECK(refused_with(client, "itest.limits", body, 37,
+                             "request has more than 12 body frames; at most 11"),
+                "37 body frames (more than the broker receives): ErrorReply invalid_argument");
+    size_t part = 700000;
+    char *data = calloc(1, 2 * part);
+    sp_frame_t two[] = {{data, part}, {data + part, part}};
+    ITEST_CHECK(refused_with(client, "itest.limits", two, 2,
+                             "request body is 1400000 bytes; at most 1048576"),
+                "two 700 kB body frames: ErrorReply invalid_argument on field body");
+    /* the refusal comes before the mmi.* answer too */
+    ITEST_CHECK(
+        refused_with(client, "mmi.status", body, 12, "request has 12 body frames; at most 11"),
+        "mmi request with 12 body frames is refused too");
+    sleep_pumping(100);
+    ITEST_CHECKF(w->npending == 0, "refused requests never reach the worker", "%zu reached it",
+                 w->npending);
+    unsigned workers = 0, credit = 0, in_flight = 9, queued = 9;
+    bool listed = service_status("itest.limits", &workers, &credit, &in_flight, &queued);
+    ITEST_CHECKF(listed && workers == 1 && credit == 2 && in_flight == 0 && queued == 0,
+                 "after refused requests mmi.status shows in_flight 0 and the full credit",
+                 "listed %d workers %u credit %u in_flight %u queued %u", listed, workers, credit,
+                 in_flight, queued);
+
+    /* at the limits: 11 frames, and 1 MiB in two frames, reach the worker whole */
+    sp_frame_t eleven[11];
+    for (int i = 0; i < 11; i++)
+        eleven[i] = sp_frame_str("b");
+    sp_frame_t frames[3 + 11] = {
+        {"", 0}, sp_frame_str(SP_MDP_CLIENT), sp_frame_str("itest.limits")};
+    memcpy(&frames[3], eleven, sizeof eleven);
+    send_frames(client, frames, 3 + 11);
+    pending_t req;
+    bool got = worker_take(w, 3000, &req) != NULL;
+    ITEST_CHECKF(got && req.msg.count == 5 + 11, "a request with 11 body frames reaches the worker",
+                 "got %d frames %zu", got, got ? req.msg.count : 0);
+    if (got)
+        worker_reply(w, req.id, "ok11", 4);
+    frames_t reply;
+    int rc = client_recv(client, "itest.limits", &reply, 3000);
+    ITEST_CHECK(rc == 0 && frame_is_str(&reply, 3, "ok11"), "and is answered");
+    size_t half = SP_MDP_MAX_FRAME_SIZE / 2;
+    sp_frame_t mib[] = {{"", 0},
+                        sp_frame_str(SP_MDP_CLIENT),
+                        sp_frame_str("itest.limits"),
+                        {data, half},
+                        {data + half, half}};
+    send_frames(client, mib, 5);
+    got = worker_take(w, 3000, &req) != NULL;
+    ITEST_CHECKF(got && req.msg.count == 7 && req.msg.size[5] == half && req.msg.size[6] == half,
+                 "a 1 MiB body in two frames reaches the worker", "got %d", got);
+    if (got)
+        worker_reply(w, req.id, "okmib", 5);
+    rc = client_recv(client, "itest.limits", &reply, 3000);
+    ITEST_CHECK(rc == 0 && frame_is_str(&reply, 3, "okmib"), "and is answered");
+    free(data);
+    listed = service_status("itest.limits", &workers, &credit, &in_flight, &queued);
+    ITEST_CHECKF(listed && credit == 2 && in_flight == 0,
+                 "after answered requests mmi.status shows in_flight 0 and the full credit",
+                 "credit %u in_flight %u", credit, in_flight);
+    zmq_close(client);
+    worker_destroy(w, true);
+}
+
 static void test_sigterm(void)
 {
     worker_t *w = worker_new("itest.stop", "1");
@@ -695,6 +826,7 @@ int main(void)
         test_unavailable();
         test_worker_protocol_errors();
         test_garbage();
+        test_body_limits();
         test_sigterm();
     }
     if (g_broker > 0) {

@@ -1,7 +1,7 @@
 /*
  * test_broker_core.c - unit tests of the broker's pure dispatch state:
  * load spread, credit, FIFO order, requeue on worker expiry, the attempt
- * limit, the unavailable timeout and stray replies.
+ * limit, the unavailable timeout, stray replies and the request body limits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -619,6 +619,51 @@ static void test_many_requests(void **state)
     free(held);
 }
 
+/* The body limits: what a worker can receive (5 head frames + body in 16). */
+static void test_check_body(void **state)
+{
+    (void)state;
+    assert_int_equal(BROKER_CORE_MAX_BODY_FRAMES, 11);
+    sp_frame_t body[16];
+    for (size_t i = 0; i < 16; i++)
+        body[i] = F("b");
+    sp_error_t err;
+
+    assert_int_equal(broker_core_check_body(body, 1, false, &err), 0);
+    assert_false(sp_error_is_set(&err));
+    assert_int_equal(broker_core_check_body(body, BROKER_CORE_MAX_BODY_FRAMES, false, &err), 0);
+
+    assert_int_equal(broker_core_check_body(body, 12, false, &err), -1);
+    assert_int_equal(err.code, SP_INVALID_ARGUMENT);
+    assert_string_equal(err.field, "body");
+    assert_string_equal(err.message, "request has 12 body frames; at most 11");
+
+    /* more frames than the broker received: only a lower bound is known */
+    assert_int_equal(broker_core_check_body(body, 12, true, &err), -1);
+    assert_int_equal(err.code, SP_INVALID_ARGUMENT);
+    assert_string_equal(err.field, "body");
+    assert_string_equal(err.message, "request has more than 12 body frames; at most 11");
+
+    /* total size: at the limit passes, one byte over fails (sizes only are read) */
+    static char big[SP_MDP_MAX_FRAME_SIZE];
+    sp_frame_t halves[] = {{big, SP_MDP_MAX_FRAME_SIZE / 2}, {big, SP_MDP_MAX_FRAME_SIZE / 2}};
+    assert_int_equal(broker_core_check_body(halves, 2, false, &err), 0);
+    sp_frame_t whole[] = {{big, SP_MDP_MAX_FRAME_SIZE}};
+    assert_int_equal(broker_core_check_body(whole, 1, false, &err), 0);
+    halves[1].size++;
+    assert_int_equal(broker_core_check_body(halves, 2, false, &err), -1);
+    assert_int_equal(err.code, SP_INVALID_ARGUMENT);
+    assert_string_equal(err.field, "body");
+    assert_string_equal(err.message, "request body is 1048577 bytes; at most 1048576");
+    sp_frame_t two[] = {{big, 700000}, {big, 700000}};
+    assert_int_equal(broker_core_check_body(two, 2, false, &err), -1);
+    assert_string_equal(err.message, "request body is 1400000 bytes; at most 1048576");
+
+    /* a clean check clears an earlier error */
+    assert_int_equal(broker_core_check_body(body, 1, false, &err), 0);
+    assert_false(sp_error_is_set(&err));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +688,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shutdown, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_stats, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_many_requests, s_setup, s_teardown),
+        cmocka_unit_test(test_check_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
