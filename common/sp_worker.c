@@ -25,6 +25,7 @@
  * never from inside sp_worker_stop or sp_request_reply.
  */
 #include "sp_worker.h"
+#include "sp_error.h"
 #include "sp_log.h"
 #include "sp_mdp.h"
 #include "sp_zmsg.h"
@@ -32,6 +33,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,8 @@
 #define SP_WORKER_LINGER_MS 1000
 #define SP_WORKER_HWM 10000
 #define SP_WORKER_MAIN_GRACE_MS 5000
+/* A REQUEST's frames before the body: "" | SPW01 | 0x02 | request-id | principal. */
+#define SP_WORKER_REQUEST_HEAD 5
 
 typedef enum {
     SP_WORKER_IDLE,     /* created, not started */
@@ -175,6 +179,73 @@ static void s_stop_check(sp_worker_t *self)
         s_send_command(self, SP_MDPW_HEARTBEAT);
 }
 
+/* Queue REPLY "" | SPW01 | 0x03 | id | "" | body for the broker.  Never blocks. */
+static void s_send_reply(sp_worker_t *self, const uint8_t *id, const void *body, size_t len)
+{
+    if (!self->socket) {
+        sp_log_debug("dropped reply while reconnecting to broker",
+                     SP_LOG_STR("service", self->service), SP_LOG_END);
+        return;
+    }
+    sp_frame_t frames[6] = {
+        {"", 0},
+        sp_frame_str(SP_MDP_WORKER),
+        {(const uint8_t[]){SP_MDPW_REPLY}, 1},
+        {id, SP_MDP_REQUEST_ID_SIZE},
+        {"", 0},
+        {body ? body : "", body ? len : 0},
+    };
+    if (sp_zsend(self->socket, frames, 6, ZMQ_DONTWAIT) < 0)
+        sp_log_warn("could not queue reply for broker", SP_LOG_STR("service", self->service),
+                    SP_LOG_STR("error", zmq_strerror(errno)), SP_LOG_END);
+    sp_zpoll_kick(self->zpoll);
+}
+
+/* Answer request `id` with a packed ErrorReply {code, message, field}
+ * instead of the service's reply, and log why at warn.  Every request whose
+ * id is known is answered, even one the worker cannot take: else the broker
+ * would count it in flight for good, holding a unit of this worker's credit,
+ * and its client would never hear back. */
+static void s_reply_error(sp_worker_t *self, const uint8_t *id, sp_error_code_t code,
+                          const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void s_reply_error(sp_worker_t *self, const uint8_t *id, sp_error_code_t code,
+                          const char *field, const char *fmt, ...)
+{
+    char message[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof message, fmt, ap);
+    va_end(ap);
+    sp_log_warn("answered a request with an error", SP_LOG_STR("service", self->service),
+                SP_LOG_STR("code", sp_error_code_name(code)), SP_LOG_STR("error", message),
+                SP_LOG_END);
+    Samspil__V1__Error error = SAMSPIL__V1__ERROR__INIT;
+    error.code = code;
+    error.message = message;
+    error.field = (char *)(field ? field : "");
+    Samspil__V1__ErrorReply reply = SAMSPIL__V1__ERROR_REPLY__INIT;
+    reply.error = &error;
+    uint8_t packed[256]; /* message and field are short */
+    size_t len = samspil__v1__error_reply__get_packed_size(&reply);
+    if (len > sizeof packed)
+        abort();
+    samspil__v1__error_reply__pack(&reply, packed);
+    s_send_reply(self, id, packed, len);
+}
+
+/* The request id of a message whose head is a REQUEST's ("" | SPW01 | 0x02 |
+ * 8-byte id ...), whatever follows; NULL if it is not one. */
+static const uint8_t *s_request_id(const sp_frame_t *frames, size_t count)
+{
+    if (count < 4 || frames[0].size != 0 || !sp_frame_equals(frames[1], SP_MDP_WORKER) ||
+        frames[2].size != 1 || ((const uint8_t *)frames[2].data)[0] != SP_MDPW_REQUEST ||
+        frames[3].size != SP_MDP_REQUEST_ID_SIZE)
+        return NULL;
+    return frames[3].data;
+}
+
 static void s_request_free(sp_request_t *request)
 {
     if (request->principal)
@@ -186,7 +257,9 @@ static void s_request_free(sp_request_t *request)
 }
 
 /* Build a request from a parsed REQUEST (frames viewed from `msg`) and hand
- * it to the handler.  Malformed requests are dropped with a warn log. */
+ * it to the handler.  A request the worker cannot take is answered with an
+ * ErrorReply (s_reply_error), never dropped: only one received after the
+ * stop is, as the broker requeues it once this worker falls silent. */
 static void s_on_request(sp_worker_t *self, sp_zmsg_t *msg, const sp_frame_t *frames,
                          const sp_mdpw_t *cmd)
 {
@@ -195,28 +268,25 @@ static void s_on_request(sp_worker_t *self, sp_zmsg_t *msg, const sp_frame_t *fr
                     SP_LOG_STR("service", self->service), SP_LOG_END);
         return;
     }
-    if (cmd->request_id.size != SP_MDP_REQUEST_ID_SIZE) {
-        sp_log_warn("dropped request with malformed request id",
-                    SP_LOG_INT("size", cmd->request_id.size), SP_LOG_END);
-        return;
-    }
+    const uint8_t *id = cmd->request_id.data; /* 8 bytes: sp_mdpw_parse checked */
     if (cmd->principal.size > SP_MDP_MAX_FRAME_SIZE) {
-        sp_log_warn("dropped request with oversize principal frame",
-                    SP_LOG_INT("size", cmd->principal.size), SP_LOG_END);
+        s_reply_error(self, id, SP_INTERNAL, NULL, "principal frame is %zu bytes; at most %d",
+                      cmd->principal.size, SP_MDP_MAX_FRAME_SIZE);
         return;
     }
     size_t body_len = 0;
     for (size_t i = 0; i < cmd->nbody; i++)
         body_len += cmd->body[i].size;
     if (body_len > SP_MDP_MAX_FRAME_SIZE) {
-        sp_log_warn("dropped request with oversize body", SP_LOG_INT("size", body_len), SP_LOG_END);
+        s_reply_error(self, id, SP_INVALID_ARGUMENT, "body",
+                      "request body is %zu bytes; at most %d", body_len, SP_MDP_MAX_FRAME_SIZE);
         return;
     }
     Samspil__V1__Principal *principal =
         samspil__v1__principal__unpack(NULL, cmd->principal.size, cmd->principal.data);
     if (!principal) {
-        sp_log_warn("dropped request whose principal could not be decoded",
-                    SP_LOG_INT("size", cmd->principal.size), SP_LOG_END);
+        s_reply_error(self, id, SP_INTERNAL, NULL,
+                      "principal frame of %zu bytes could not be decoded", cmd->principal.size);
         return;
     }
 
@@ -265,19 +335,30 @@ static void s_on_readable(void *socket, void *arg)
         sp_log_info("reconnected to broker", SP_LOG_STR("service", self->service),
                     SP_LOG_STR("endpoint", self->endpoint), SP_LOG_END);
     }
+    sp_frame_t frames[SP_ZMSG_MAX_FRAMES];
+    size_t count = sp_zmsg_frames(&msg, frames);
+    /* a REQUEST that can't be taken but whose id can be read is answered */
+    const uint8_t *id = s_request_id(frames, count);
     if (msg.too_many) {
-        sp_log_warn("dropped message from broker with too many frames",
-                    SP_LOG_INT("max_frames", SP_ZMSG_MAX_FRAMES), SP_LOG_END);
+        if (id)
+            s_reply_error(self, id, SP_INVALID_ARGUMENT, "body",
+                          "request has more than %d body frames; at most %d",
+                          SP_ZMSG_MAX_FRAMES - SP_WORKER_REQUEST_HEAD,
+                          SP_ZMSG_MAX_FRAMES - SP_WORKER_REQUEST_HEAD);
+        else
+            sp_log_warn("dropped message from broker with too many frames",
+                        SP_LOG_INT("max_frames", SP_ZMSG_MAX_FRAMES), SP_LOG_END);
         sp_zmsg_close(&msg);
         return;
     }
-    sp_frame_t frames[SP_ZMSG_MAX_FRAMES];
-    size_t count = sp_zmsg_frames(&msg, frames);
     sp_mdpw_t cmd;
     const char *why = NULL;
     if (sp_mdpw_parse(frames, count, &cmd, &why) < 0) {
-        sp_log_warn("dropped malformed message from broker", SP_LOG_STR("reason", why),
-                    SP_LOG_INT("frames", count), SP_LOG_END);
+        if (id)
+            s_reply_error(self, id, SP_INVALID_ARGUMENT, "body", "malformed request: %s", why);
+        else
+            sp_log_warn("dropped malformed message from broker", SP_LOG_STR("reason", why),
+                        SP_LOG_INT("frames", count), SP_LOG_END);
         sp_zmsg_close(&msg);
         return;
     }
@@ -531,24 +612,13 @@ void sp_request_reply(sp_request_t **request_p, const void *body, size_t len)
         if (request->next)
             request->next->prev = request->prev;
         self->in_flight--;
-        if (self->socket) {
-            sp_frame_t frames[6] = {
-                {"", 0},
-                sp_frame_str(SP_MDP_WORKER),
-                {(const uint8_t[]){SP_MDPW_REPLY}, 1},
-                {request->id, SP_MDP_REQUEST_ID_SIZE},
-                {"", 0},
-                {body ? body : "", body ? len : 0},
-            };
-            if (sp_zsend(self->socket, frames, 6, ZMQ_DONTWAIT) < 0)
-                sp_log_warn("could not queue reply for broker",
-                            SP_LOG_STR("service", self->service),
-                            SP_LOG_STR("error", zmq_strerror(errno)), SP_LOG_END);
-            sp_zpoll_kick(self->zpoll);
-        } else {
-            sp_log_debug("dropped reply while reconnecting to broker",
-                         SP_LOG_STR("service", self->service), SP_LOG_END);
-        }
+        size_t size = body ? len : 0;
+        /* the broker cuts off a peer that sends a larger frame */
+        if (size > SP_MDP_MAX_FRAME_SIZE)
+            s_reply_error(self, request->id, SP_INTERNAL, NULL, "reply is %zu bytes; at most %d",
+                          size, SP_MDP_MAX_FRAME_SIZE);
+        else
+            s_send_reply(self, request->id, body, size);
         s_stop_check(self);
     }
     s_request_free(request);

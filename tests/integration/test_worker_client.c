@@ -2,8 +2,11 @@
  * test_worker_client.c - the worker runtime and the client library against
  * a real broker and real samspil-echo processes, started by this test on an
  * endpoint of its own (home $SAMSPIL_HOME/itest-wc-<pid>, heartbeat 200 ms):
- * round trips, pipelining, a stopped worker dropped, a killed worker's
- * requests requeued, workers surviving a broker restart, SIGTERM exit 0.
+ * round trips, pipelining, malformed requests refused without costing
+ * credit, a stopped worker dropped, a killed worker's requests requeued,
+ * workers surviving a broker restart, SIGTERM exit 0.  The worker runtime's
+ * own answers to requests it cannot take are checked against a fake broker
+ * (a raw ROUTER socket), since the real broker refuses those first.
  * The home is removed after a clean run unless SAMSPIL_ITEST_KEEP is set.
  */
 #include "itest.h"
@@ -184,8 +187,8 @@ static sp_client_t *s_client(int timeout_ms, int retries)
     return client;
 }
 
-/* Workers (and in-flight count) the broker reports for `service`, or -1. */
-static int s_service_workers(const char *service, unsigned *in_flight)
+/* Workers (and in-flight count, free credit) the broker reports for `service`, or -1. */
+static int s_service_status(const char *service, unsigned *in_flight, unsigned *credit)
 {
     sp_client_t *client = s_client(1000, 0);
     uint8_t *reply = NULL;
@@ -200,6 +203,8 @@ static int s_service_workers(const char *service, unsigned *in_flight)
                     workers = (int)status->services[i]->workers;
                     if (in_flight)
                         *in_flight = status->services[i]->in_flight;
+                    if (credit)
+                        *credit = status->services[i]->credit;
                 }
             }
             samspil__v1__broker_status__free_unpacked(status, NULL);
@@ -208,6 +213,11 @@ static int s_service_workers(const char *service, unsigned *in_flight)
     }
     sp_client_destroy(&client);
     return workers;
+}
+
+static int s_service_workers(const char *service, unsigned *in_flight)
+{
+    return s_service_status(service, in_flight, NULL);
 }
 
 static int s_echo_workers(unsigned *in_flight)
@@ -350,11 +360,23 @@ static void s_slow_timer_closed(uv_handle_t *handle)
     free(handle);
 }
 
+#define SLOW_OVERSIZE_BODY "reply-oversize" /* asks for a reply larger than a frame may be */
+
 static void s_slow_answer(uv_timer_t *timer)
 {
     sp_request_t *request = timer->data;
     size_t len;
     const uint8_t *body = sp_request_body(request, &len);
+    if (len == strlen(SLOW_OVERSIZE_BODY) && memcmp(body, SLOW_OVERSIZE_BODY, len) == 0) {
+        size_t big = 2 * 1024 * 1024;
+        uint8_t *data = calloc(1, big);
+        if (!data)
+            abort();
+        sp_request_reply(&request, data, big);
+        free(data);
+        uv_close((uv_handle_t *)timer, s_slow_timer_closed);
+        return;
+    }
     uint8_t copy[64];
     if (len > sizeof copy)
         len = sizeof copy;
@@ -403,8 +425,9 @@ static void *s_slow_thread(void *arg)
     return NULL;
 }
 
-/* Start the worker on its own loop and thread (the socket stays on that thread). */
-static int s_slow_start(s_slow_t *slow)
+/* Start the worker on its own loop and thread (the socket stays on that
+ * thread), connected to `endpoint`. */
+static int s_slow_start(s_slow_t *slow, const char *endpoint)
 {
     memset(slow, 0, sizeof *slow);
     atomic_store(&slow->principal_ok, 1);
@@ -413,7 +436,7 @@ static int s_slow_start(s_slow_t *slow)
     slow->stop.data = slow;
     slow->ctx = zmq_ctx_new();
     sp_worker_config_t config = {
-        .endpoint = s_endpoint,
+        .endpoint = endpoint,
         .service = SLOW_SERVICE,
         .credit = SLOW_CREDIT,
         .heartbeat_ms = atoi(HEARTBEAT_MS),
@@ -439,7 +462,8 @@ static void s_slow_join(s_slow_t *slow)
 static void s_test_graceful_stop(void)
 {
     s_slow_t slow;
-    if (!ITEST_CHECK(s_slow_start(&slow) == 0, "in-process worker with async replies starts"))
+    if (!ITEST_CHECK(s_slow_start(&slow, s_endpoint) == 0,
+                     "in-process worker with async replies starts"))
         return;
     int64_t start = s_now_ms();
     int workers = 0;
@@ -509,6 +533,338 @@ static void s_test_graceful_stop(void)
     workers = s_service_workers(SLOW_SERVICE, NULL);
     ITEST_CHECKF(workers <= 0, "broker forgets the stopped worker", "workers %d", workers);
     sp_client_destroy(&client);
+}
+
+/* --- malformed requests through the real broker --- */
+
+/* Requests no worker could receive whole, sent raw (sp_client sends one
+ * body frame): every one is answered invalid_argument on field "body", and
+ * afterwards echoes work and the broker shows nothing in flight and the
+ * credit it showed before. */
+static void s_test_malformed_requests(void)
+{
+    unsigned credit_before = 0, in_flight = 9, credit_after = 0;
+    int workers = s_service_status("samspil.echo", &in_flight, &credit_before);
+    ITEST_CHECKF(workers == 2 && in_flight == 0 && credit_before > 0,
+                 "before malformed requests: two idle echo workers", "workers %d in_flight %u",
+                 workers, in_flight);
+
+    void *ctx = zmq_ctx_new();
+    void *raw = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0, timeout = 5000;
+    zmq_setsockopt(raw, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(raw, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_connect(raw, s_endpoint);
+    const int count = 40;
+    size_t part = 700000;
+    char *big = calloc(1, part);
+    if (!big)
+        abort();
+    for (int i = 0; i < count; i++) {
+        zmq_send(raw, "", 0, ZMQ_SNDMORE);
+        zmq_send(raw, "MDPC01", 6, ZMQ_SNDMORE);
+        zmq_send(raw, "samspil.echo", 12, ZMQ_SNDMORE);
+        if (i % 3 == 0) { /* 12 body frames: one more than a worker receives */
+            for (int k = 0; k < 12; k++)
+                zmq_send(raw, "b", 1, k + 1 < 12 ? ZMQ_SNDMORE : 0);
+        } else if (i % 3 == 1) { /* 30 body frames: more than the broker receives */
+            for (int k = 0; k < 30; k++)
+                zmq_send(raw, "b", 1, k + 1 < 30 ? ZMQ_SNDMORE : 0);
+        } else { /* 1.4 MB of body in two frames */
+            zmq_send(raw, big, part, ZMQ_SNDMORE);
+            zmq_send(raw, big, part, 0);
+        }
+    }
+    free(big);
+    int refused = 0, other = 0;
+    for (int i = 0; i < count; i++) {
+        zmq_msg_t frames[5];
+        int n = 0, more = 1;
+        while (more) {
+            zmq_msg_t part_msg;
+            zmq_msg_init(&part_msg);
+            if (zmq_msg_recv(&part_msg, raw, 0) < 0) {
+                zmq_msg_close(&part_msg);
+                break;
+            }
+            more = zmq_msg_more(&part_msg);
+            if (n < 5)
+                frames[n++] = part_msg;
+            else
+                zmq_msg_close(&part_msg);
+        }
+        if (n == 0)
+            break; /* timed out */
+        Samspil__V1__EchoReply *out =
+            n == 4 ? samspil__v1__echo_reply__unpack(NULL, zmq_msg_size(&frames[3]),
+                                                     zmq_msg_data(&frames[3]))
+                   : NULL;
+        if (out && out->error &&
+            out->error->code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT &&
+            strcmp(out->error->field, "body") == 0)
+            refused++;
+        else
+            other++;
+        if (out)
+            samspil__v1__echo_reply__free_unpacked(out, NULL);
+        for (int k = 0; k < n; k++)
+            zmq_msg_close(&frames[k]);
+    }
+    zmq_close(raw);
+    zmq_ctx_term(ctx);
+    ITEST_CHECKF(refused == count && other == 0,
+                 "40 malformed requests (too many frames, oversize) answered invalid_argument "
+                 "on field body",
+                 "refused %d other %d of %d", refused, other, count);
+
+    sp_client_t *client = s_client(3000, 0);
+    int ok = 0;
+    for (int i = 0; i < 10; i++)
+        ok += s_echo_once(client, 3000 + (uint64_t)i);
+    sp_client_destroy(&client);
+    ITEST_CHECKF(ok == 10, "echo requests succeed after malformed requests", "%d of 10", ok);
+    in_flight = 9;
+    workers = s_service_status("samspil.echo", &in_flight, &credit_after);
+    ITEST_CHECKF(workers == 2 && in_flight == 0 && credit_after == credit_before,
+                 "after malformed requests mmi.status shows in_flight 0 and the full credit",
+                 "workers %d in_flight %u credit %u (before %u)", workers, in_flight, credit_after,
+                 credit_before);
+}
+
+/* --- the worker runtime against a fake broker --- */
+
+/* Receive one message on the fake broker's ROUTER (identity first) within
+ * `timeout_ms`; frames beyond `max` are dropped.  Returns the count, or 0. */
+static int s_fake_recv(void *router, zmq_msg_t *frames, int max, int timeout_ms)
+{
+    zmq_pollitem_t item = {router, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, timeout_ms) <= 0)
+        return 0;
+    int n = 0, more = 1;
+    while (more) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, router, 0) < 0) {
+            zmq_msg_close(&part);
+            break;
+        }
+        more = zmq_msg_more(&part);
+        if (n < max)
+            frames[n++] = part;
+        else
+            zmq_msg_close(&part);
+    }
+    return n;
+}
+
+static void s_fake_close(zmq_msg_t *frames, int n)
+{
+    for (int i = 0; i < n; i++)
+        zmq_msg_close(&frames[i]);
+}
+
+static int s_fake_command(const zmq_msg_t *frames, int n)
+{
+    if (n < 4 || zmq_msg_size((zmq_msg_t *)&frames[3]) != 1)
+        return -1;
+    return ((const uint8_t *)zmq_msg_data((zmq_msg_t *)&frames[3]))[0];
+}
+
+static void s_fake_send_command(void *router, const void *identity, size_t identity_size,
+                                uint8_t command)
+{
+    zmq_send(router, identity, identity_size, ZMQ_SNDMORE);
+    zmq_send(router, "", 0, ZMQ_SNDMORE);
+    zmq_send(router, "SPW01", 5, ZMQ_SNDMORE);
+    zmq_send(router, &command, 1, 0);
+}
+
+/* Send REQUEST id | principal | body[0..nbody-1] (sizes[]; bytes from `data`). */
+static void s_fake_request(void *router, const void *identity, size_t identity_size, uint8_t id,
+                           const void *principal, size_t principal_size, const char *data,
+                           const size_t *sizes, int nbody)
+{
+    uint8_t command = 0x02;
+    uint8_t request_id[8] = {0, 0, 0, 0, 0, 0, 0, id};
+    zmq_send(router, identity, identity_size, ZMQ_SNDMORE);
+    zmq_send(router, "", 0, ZMQ_SNDMORE);
+    zmq_send(router, "SPW01", 5, ZMQ_SNDMORE);
+    zmq_send(router, &command, 1, ZMQ_SNDMORE);
+    zmq_send(router, request_id, sizeof request_id, ZMQ_SNDMORE);
+    zmq_send(router, principal, principal_size, nbody ? ZMQ_SNDMORE : 0);
+    for (int i = 0; i < nbody; i++)
+        zmq_send(router, data, sizes[i], i + 1 < nbody ? ZMQ_SNDMORE : 0);
+}
+
+typedef struct {
+    int id;   /* last byte of the request id, -1 if no REPLY came */
+    int code; /* ErrorReply code, -1 if the body is not one with an error */
+    char field[16];
+    char message[96];
+    char body[32]; /* the body, when short */
+    size_t size;
+} s_fake_reply_t;
+
+/* Wait for the worker's next REPLY, keeping it alive with HEARTBEATs. */
+static void s_fake_reply(void *router, const void *identity, size_t identity_size, int timeout_ms,
+                         s_fake_reply_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = out->code = -1;
+    int64_t deadline = s_now_ms() + timeout_ms, beat = 0;
+    while (s_now_ms() < deadline) {
+        if (s_now_ms() - beat >= 100) {
+            s_fake_send_command(router, identity, identity_size, 0x04);
+            beat = s_now_ms();
+        }
+        zmq_msg_t frames[8];
+        int n = s_fake_recv(router, frames, 8, 50);
+        if (n == 7 && s_fake_command(frames, n) == 0x03 && zmq_msg_size(&frames[4]) == 8) {
+            out->id = ((const uint8_t *)zmq_msg_data(&frames[4]))[7];
+            out->size = zmq_msg_size(&frames[6]);
+            memcpy(out->body, zmq_msg_data(&frames[6]),
+                   out->size < sizeof out->body - 1 ? out->size : sizeof out->body - 1);
+            Samspil__V1__ErrorReply *er =
+                samspil__v1__error_reply__unpack(NULL, out->size, zmq_msg_data(&frames[6]));
+            if (er && er->error) {
+                out->code = er->error->code;
+                snprintf(out->field, sizeof out->field, "%s", er->error->field);
+                snprintf(out->message, sizeof out->message, "%s", er->error->message);
+            }
+            if (er)
+                samspil__v1__error_reply__free_unpacked(er, NULL);
+            s_fake_close(frames, n);
+            return;
+        }
+        s_fake_close(frames, n);
+    }
+}
+
+/* Requests the worker cannot take are answered with an ErrorReply (so the
+ * broker frees the credit and the client hears back), never dropped; the
+ * handler never sees them, and the worker goes on serving. */
+static void s_test_worker_refusals(void)
+{
+    char endpoint[PATH_MAX + 128];
+    if (strncmp(s_endpoint, "ipc://", 6) == 0)
+        snprintf(endpoint, sizeof endpoint, "ipc://%s/run/fake-broker.ipc", s_home);
+    else
+        snprintf(endpoint, sizeof endpoint, "tcp://127.0.0.1:%ld",
+                 20000 + ((long)getpid() + 1) % 20000);
+    void *ctx = zmq_ctx_new();
+    void *router = zmq_socket(ctx, ZMQ_ROUTER);
+    int linger = 0;
+    zmq_setsockopt(router, ZMQ_LINGER, &linger, sizeof linger);
+    if (!ITEST_CHECKF(zmq_bind(router, endpoint) == 0, "fake broker binds", "%s: %s", endpoint,
+                      zmq_strerror(zmq_errno()))) {
+        zmq_close(router);
+        zmq_ctx_term(ctx);
+        return;
+    }
+    sp_log_set_level(SP_LOG_ERROR); /* the refusals below are logged at warn */
+    s_slow_t slow;
+    if (!ITEST_CHECK(s_slow_start(&slow, endpoint) == 0, "in-process worker starts on a fake "
+                                                         "broker")) {
+        zmq_close(router);
+        zmq_ctx_term(ctx);
+        return;
+    }
+    /* READY */
+    uint8_t identity[256];
+    size_t identity_size = 0;
+    int64_t deadline = s_now_ms() + 5000;
+    while (!identity_size && s_now_ms() < deadline) {
+        zmq_msg_t frames[8];
+        int n = s_fake_recv(router, frames, 8, 100);
+        if (n == 6 && s_fake_command(frames, n) == 0x01 && zmq_msg_size(&frames[0]) <= 256) {
+            identity_size = zmq_msg_size(&frames[0]);
+            memcpy(identity, zmq_msg_data(&frames[0]), identity_size);
+        }
+        s_fake_close(frames, n);
+    }
+    if (ITEST_CHECK(identity_size > 0, "worker sends READY to the fake broker")) {
+        Samspil__V1__Principal principal = SAMSPIL__V1__PRINCIPAL__INIT;
+        principal.client_id = (char *)"dev-operator";
+        principal.role = SAMSPIL__V1__ROLE__ROLE_OPERATOR;
+        principal.all_tenants = true;
+        uint8_t packed[64];
+        size_t packed_size = samspil__v1__principal__get_packed_size(&principal);
+        samspil__v1__principal__pack(&principal, packed);
+        size_t part = 700000;
+        char *data = calloc(1, part);
+        if (!data)
+            abort();
+        size_t ones[20], halves[2] = {part, part};
+        for (int i = 0; i < 20; i++)
+            ones[i] = 1;
+        s_fake_reply_t r;
+
+        s_fake_request(router, identity, identity_size, 1, packed, packed_size, data, ones, 20);
+        s_fake_reply(router, identity, identity_size, 3000, &r);
+        ITEST_CHECKF(r.id == 1 && r.code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT &&
+                         strcmp(r.field, "body") == 0 &&
+                         strcmp(r.message, "request has more than 11 body frames; at most 11") == 0,
+                     "worker answers a REQUEST with too many frames invalid_argument",
+                     "id %d code %d field %s message %s", r.id, r.code, r.field, r.message);
+
+        s_fake_request(router, identity, identity_size, 2, packed, packed_size, data, halves, 2);
+        s_fake_reply(router, identity, identity_size, 3000, &r);
+        ITEST_CHECKF(r.id == 2 && r.code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT &&
+                         strcmp(r.field, "body") == 0 &&
+                         strcmp(r.message, "request body is 1400000 bytes; at most 1048576") == 0,
+                     "worker answers a REQUEST with an oversize body invalid_argument",
+                     "id %d code %d field %s message %s", r.id, r.code, r.field, r.message);
+
+        s_fake_request(router, identity, identity_size, 3, packed, packed_size, data, ones, 0);
+        s_fake_reply(router, identity, identity_size, 3000, &r);
+        ITEST_CHECKF(r.id == 3 && r.code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_INVALID_ARGUMENT &&
+                         strcmp(r.field, "body") == 0,
+                     "worker answers a REQUEST without a body frame invalid_argument",
+                     "id %d code %d field %s message %s", r.id, r.code, r.field, r.message);
+
+        s_fake_request(router, identity, identity_size, 4, "\xff", 1, data, ones, 1);
+        s_fake_reply(router, identity, identity_size, 3000, &r);
+        ITEST_CHECKF(r.id == 4 && r.code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_INTERNAL,
+                     "worker answers a REQUEST with an undecodable principal internal",
+                     "id %d code %d message %s", r.id, r.code, r.message);
+        ITEST_CHECKF(atomic_load(&slow.handled) == 0,
+                     "the handler never sees a request the worker refused", "handled %d",
+                     atomic_load(&slow.handled));
+
+        size_t oversize_len = strlen(SLOW_OVERSIZE_BODY);
+        s_fake_request(router, identity, identity_size, 5, packed, packed_size, SLOW_OVERSIZE_BODY,
+                       &oversize_len, 1);
+        s_fake_reply(router, identity, identity_size, 3000, &r);
+        ITEST_CHECKF(r.id == 5 && r.code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_INTERNAL &&
+                         strcmp(r.message, "reply is 2097152 bytes; at most 1048576") == 0,
+                     "a reply larger than a frame may be is sent as an internal ErrorReply",
+                     "id %d code %d message %s", r.id, r.code, r.message);
+
+        size_t fine_len = 4;
+        s_fake_request(router, identity, identity_size, 6, packed, packed_size, "fine", &fine_len,
+                       1);
+        s_fake_reply(router, identity, identity_size, 3000, &r);
+        ITEST_CHECKF(r.id == 6 && r.size == 4 && memcmp(r.body, "fine", 4) == 0,
+                     "the worker goes on serving after refusing requests", "id %d size %zu", r.id,
+                     r.size);
+        free(data);
+    }
+    /* stop: answer the worker's DISCONNECT (and probe) with DISCONNECT */
+    uv_async_send(&slow.stop);
+    deadline = s_now_ms() + 5000;
+    while (atomic_load(&slow.stopped_at) == 0 && s_now_ms() < deadline) {
+        zmq_msg_t frames[8];
+        int n = s_fake_recv(router, frames, 8, 20);
+        int command = s_fake_command(frames, n);
+        if (command == 0x04 || command == 0x05)
+            s_fake_send_command(router, zmq_msg_data(&frames[0]), zmq_msg_size(&frames[0]), 0x05);
+        s_fake_close(frames, n);
+    }
+    s_slow_join(&slow);
+    ITEST_CHECK(atomic_load(&slow.stopped_at) > 0, "worker on the fake broker stops");
+    sp_log_set_level(SP_LOG_WARN);
+    zmq_close(router);
+    zmq_ctx_term(ctx);
 }
 
 static void s_setup(void)
@@ -594,6 +950,8 @@ int main(void)
     free(reply);
     reply = NULL;
 
+    s_test_malformed_requests();
+
     /* pipelining */
     int dupes, wrong;
     int64_t start = s_now_ms();
@@ -667,6 +1025,7 @@ int main(void)
     sp_client_destroy(&client);
 
     s_test_graceful_stop();
+    s_test_worker_refusals();
 
     /* SIGTERM: graceful exit 0 */
     int status = s_stop(echo_b, SIGTERM, 7000);
