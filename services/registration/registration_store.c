@@ -932,26 +932,33 @@ static void s_array_elem(sp_buf_t *buf, const char *value)
     sp_buf_append(buf, "\"", 1);
 }
 
-/* One statement inserting the actor_create calls among `calls`; returns its index. */
-/* Order of rows in a multi-row insert: by idempotency key, then external
- * ref (absent last).  Two batches that insert some of the same keys then
- * wait for each other's rows in the same order, so they cannot deadlock. */
-static int s_key_order(const void *pa, const void *pb)
+/* Order of rows in a multi-row insert: by external ref, then idempotency
+ * key (absent last in both).  A row waits for another transaction's row
+ * only when they share an external ref or a key, and a key repeated with the
+ * same request repeats its external ref too (the request hash covers it),
+ * so in every batch the rows two batches can wait on come in the same
+ * order: they cannot deadlock.  Ordering by key first did not hold this:
+ * two batches with different keys for the same refs could cross on the
+ * ref index (40P01 after deadlock_timeout, then each member rerun alone).
+ * Only a key reused with another external ref, which is refused anyway,
+ * can still cross. */
+static int s_ref_key_order(const void *pa, const void *pb)
 {
     const registration_call_t *a = *(registration_call_t *const *)pa;
     const registration_call_t *b = *(registration_call_t *const *)pb;
-    const char *ka = s_key(a), *kb = s_key(b);
-    if (ka && kb && strcmp(ka, kb) != 0)
-        return strcmp(ka, kb);
-    if (!ka != !kb)
-        return ka ? -1 : 1;
     const char *ra = s_null_if_empty(a->req->actor_create->actor->external_ref);
     const char *rb = s_null_if_empty(b->req->actor_create->actor->external_ref);
-    if (ra && rb)
+    if (!ra != !rb)
+        return ra ? -1 : 1;
+    if (ra && strcmp(ra, rb) != 0)
         return strcmp(ra, rb);
-    return !ra - !rb;
+    const char *ka = s_key(a), *kb = s_key(b);
+    if (!ka != !kb)
+        return ka ? -1 : 1;
+    return ka ? strcmp(ka, kb) : 0;
 }
 
+/* One statement inserting the actor_create calls among `calls`; returns its index. */
 static int s_add_actor_insert_many(registration_call_t *const *calls, int n, sp_db_tx_t *tx)
 {
     enum { NCOL = 13 };
@@ -960,7 +967,7 @@ static int s_add_actor_insert_many(registration_call_t *const *calls, int n, sp_
     for (int i = 0; i < n && nrows < REGISTRATION_BATCH_MAX; i++)
         if (calls[i]->phase == 0 && calls[i]->req->op_case == OP(ACTOR_CREATE))
             rows[nrows++] = calls[i];
-    qsort(rows, (size_t)nrows, sizeof rows[0], s_key_order);
+    qsort(rows, (size_t)nrows, sizeof rows[0], s_ref_key_order);
     sp_buf_t cols[NCOL];
     for (int k = 0; k < NCOL; k++) {
         sp_buf_init(&cols[k]);

@@ -5,7 +5,9 @@
  * identical creates in flight at once leave exactly one row; a burst that
  * mixes repeated keys, fresh keys and fresh keys sent twice, batched by the
  * workers into multi-row inserts, answers each request with its own key's
- * row.  Rows are counted behind the service with the owner connection.
+ * row; two clients creating the same external refs with keys in crossing
+ * orders get one row per ref and cause no deadlock between batches.  Rows
+ * are counted behind the service with the owner connection.
  *
  * Tenant 157.
  */
@@ -518,6 +520,127 @@ static void test_batched_burst(void)
                  "%lld transactions inserted more than one row", batched);
 }
 
+/* ------------------------------------------------------------ crossing batches
+ *
+ * Regression test for the order of rows in a batch's multi-row insert
+ * (registration_store.c, s_ref_key_order): two clients create the same
+ * external refs at once, each with keys of its own, whose order runs
+ * against the refs' order for one client and with it for the other.  The
+ * workers batch both streams; when the rows were sorted by key the two
+ * batches took the ref index in opposite orders and deadlocked (PostgreSQL
+ * breaks that after deadlock_timeout; the members then ran alone, so the
+ * replies were right but late).  Checked: every ref has one row and both
+ * of its creates answer its id, exactly one with created; and the
+ * database counted no deadlock meanwhile. */
+
+#define CROSS 48
+#define CROSS_ROUNDS 10
+
+static long long deadlocks(void)
+{
+    return rc_db_count(db, NULL,
+                       "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()",
+                       0, NULL);
+}
+
+static void test_crossing_batches(void)
+{
+    sp_client_t *other = rc_client();
+    sp_client_t *clients[2] = {client, other};
+    long long deadlocks_before = deadlocks();
+    static char names[CROSS][96], refs[CROSS][96], keys[2][CROSS][96], ids[2][CROSS][64];
+    static bool created[2][CROSS];
+    int answered = 0, ok = 0, same_id = 0, one_created = 0, total = 2 * CROSS * CROSS_ROUNDS;
+    char first_bad[300] = "";
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "Cross %s", rc_nonce());
+    for (int round = 0; round < CROSS_ROUNDS; round++) {
+        memset(ids, 0, sizeof ids);
+        memset(created, 0, sizeof created);
+        for (int i = 0; i < CROSS; i++) {
+            snprintf(names[i], sizeof names[i], "%s %d %02d", prefix, round, i);
+            snprintf(refs[i], sizeof refs[i], "cross:%s-%d-%02d", rc_nonce(), round, i);
+            /* client 0's keys sort against the refs, client 1's with them */
+            snprintf(keys[0][i], sizeof keys[0][i], "cross-a-%s-%d-%02d", rc_nonce(), round,
+                     CROSS - 1 - i);
+            snprintf(keys[1][i], sizeof keys[1][i], "cross-b-%s-%d-%02d", rc_nonce(), round, i);
+        }
+        for (int i = 0; i < CROSS; i++) {
+            for (int c = 0; c < 2; c++) {
+                Samspil__V1__Actor a;
+                rc_actor_init(&a, SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN, names[i]);
+                a.external_ref = refs[i];
+                Samspil__V1__ActorCreate op = SAMSPIL__V1__ACTOR_CREATE__INIT;
+                op.actor = &a;
+                rc_req_t req = SAMSPIL__V1__REGISTRATION_REQUEST__INIT;
+                req.tenant = T;
+                req.idempotency_key = keys[c][i];
+                req.correlation_id = (uint64_t)i + 1;
+                req.op_case = SAMSPIL__V1__REGISTRATION_REQUEST__OP_ACTOR_CREATE;
+                req.actor_create = &op;
+                if (rc_send(clients[c], &req) != 0)
+                    fprintf(stderr, "itest: cross send %d/%d failed\n", c, i);
+            }
+        }
+        for (int c = 0; c < 2; c++) {
+            int64_t deadline = rc_now_us() + 60 * 1000000LL;
+            for (int got = 0; got < CROSS && rc_now_us() < deadline;) {
+                rc_reply_t *r = rc_recv(clients[c], 1000);
+                if (!r)
+                    continue;
+                uint64_t i = r->correlation_id - 1;
+                if (i < CROSS && !ids[c][i][0]) {
+                    got++;
+                    answered++;
+                    if (rc_is(r, SAMSPIL__V1__REGISTRATION_REPLY__RESULT_ACTOR)) {
+                        ok++;
+                        created[c][i] = r->created;
+                        rc_id(r, ids[c][i], sizeof ids[c][i]);
+                    } else {
+                        snprintf(ids[c][i], sizeof ids[c][i], "-");
+                        if (!first_bad[0])
+                            snprintf(first_bad, sizeof first_bad, "client %d ref %d: %.200s", c,
+                                     (int)i, rc_describe(r));
+                    }
+                }
+                rc_free(&r);
+            }
+        }
+        for (int i = 0; i < CROSS; i++) {
+            same_id += ids[0][i][0] && ids[0][i][0] != '-' && strcmp(ids[0][i], ids[1][i]) == 0;
+            one_created += created[0][i] + created[1][i] == 1;
+        }
+    }
+    ITEST_CHECKF(answered == total && ok == total,
+                 "crossing batches: every create answered with an actor",
+                 "%d answered, %d ok of %d; %s", answered, ok, total, first_bad);
+    ITEST_CHECKF(same_id == CROSS * CROSS_ROUNDS && one_created == CROSS * CROSS_ROUNDS,
+                 "crossing batches: both creates of a ref answer its one id, one says created",
+                 "%d same ids, %d created once, of %d refs", same_id, one_created,
+                 CROSS * CROSS_ROUNDS);
+    char like[80];
+    snprintf(like, sizeof like, "%s %%", prefix);
+    const char *params[] = {like};
+    long long rows = rc_db_count(
+        db, T, "SELECT count(*) FROM registration.actors WHERE name LIKE $1", 1, params);
+    ITEST_CHECKF(rows == CROSS * CROSS_ROUNDS, "crossing batches: one row per external ref",
+                 "%lld rows for %d refs", rows, CROSS * CROSS_ROUNDS);
+    long long batched = rc_db_count(db, T,
+                                    "SELECT count(*) FROM (SELECT xmin::text FROM "
+                                    "registration.actors WHERE name LIKE $1 GROUP BY 1 "
+                                    "HAVING count(*) > 1) AS b",
+                                    1, params);
+    ITEST_CHECKF(batched > 0, "crossing batches: the creates were batched",
+                 "%lld transactions inserted more than one row", batched);
+    /* a backend reports its statistics at most once a second */
+    usleep(1200 * 1000);
+    long long deadlocks_after = deadlocks();
+    ITEST_CHECKF(deadlocks_before >= 0 && deadlocks_after == deadlocks_before,
+                 "crossing batches: no deadlock between batches",
+                 "pg_stat_database.deadlocks %lld -> %lld", deadlocks_before, deadlocks_after);
+    sp_client_destroy(&other);
+}
+
 int main(void)
 {
     client = rc_client();
@@ -529,6 +652,7 @@ int main(void)
     test_actor_concurrent(false);
     test_partnership_idempotent();
     test_batched_burst();
+    test_crossing_batches();
     PQfinish(db);
     sp_client_destroy(&client);
     return itest_done();
