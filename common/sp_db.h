@@ -29,8 +29,8 @@ typedef void(sp_db_tx_done_fn)(sp_db_tx_t *tx, void *arg);
 
 /* Compute the libpq conninfo a program uses, into `out`:
  *  - `service` NULL: the owner (migrations, test checks): SAMSPIL_DATABASE_URL if
- *    set, else the embedded cluster under `home` ("host=<home>/pg/run
- *    dbname=samspil user=samspil_owner");
+ *    set, else the embedded cluster under `home` ("host='<home>/pg/run'
+ *    port='5432' dbname='samspil' user='samspil_owner'", every value quoted);
  *  - `service` "registration" (etc.): SAMSPIL_REGISTRATION_DATABASE_URL if set,
  *    else the owner conninfo with user=samspil_registration.
  * `home` is SAMSPIL_HOME made absolute.  Returns 0, or -1 if it does not fit

@@ -39,8 +39,10 @@ int sp_error_set(sp_error_t *err, sp_error_code_t code, const char *field, const
 bool sp_error_is_set(const sp_error_t *err);
 
 /* Quote a user-supplied value for an error message: at most `max` bytes of it
- * (cut on a UTF-8 boundary, "..." appended when cut), control characters
- * replaced by '?'.  Writes into `out` (size `outlen`) and returns it. */
+ * (cut between characters, "..." appended when cut, also when `out` is too
+ * small); invalid UTF-8 bytes, control characters (C0, DEL, C1) and
+ * bidirectional overrides become '?'.  Writes into `out` (size `outlen`)
+ * and returns it. */
 const char *sp_error_quote(const char *value, size_t max, char *out, size_t outlen);
 
 /* Fill a wire Error whose strings point into `err` (borrowed: `err` must
