@@ -328,13 +328,42 @@ static void s_on_client(broker_t *self, broker_request_t *req, const sp_frame_t 
     broker_core_request(self->core, mdpc.service, req, bytes, uv_now(&self->loop));
 }
 
+/* Answer the client of `req` in place of a worker REPLY the broker received
+ * only in part (more than SP_ZMSG_MAX_FRAMES frames): forwarding the head of
+ * a reply would hand the client a wrong answer, dropping it would leave the
+ * client waiting.  Logs sizes only, never contents. */
+static void s_truncated_reply(broker_t *self, broker_request_t *req, const broker_request_t *msg,
+                              sp_frame_t worker)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < msg->msg.count; i++)
+        bytes += zmq_msg_size((zmq_msg_t *)&msg->msg.frames[i]);
+    char service[SP_MDP_MAX_SERVICE_NAME + 1], hex[40];
+    sp_log_warn("worker reply has too many frames; answered the client with an error",
+                SP_LOG_STR("service",
+                           s_name(sp_zmsg_frame(&req->msg, AT_SERVICE), service, sizeof service)),
+                SP_LOG_STR("worker", s_hex(worker, hex, sizeof hex)),
+                SP_LOG_INT("frames_received", msg->msg.count),
+                SP_LOG_INT("max_frames", SP_ZMSG_MAX_FRAMES), SP_LOG_INT("bytes_received", bytes),
+                SP_LOG_END);
+    broker_mmi_error_reply(SP_INTERNAL, NULL, "worker reply has too many frames", &self->scratch);
+    s_send_client(self, req, self->scratch.data, self->scratch.len);
+}
+
+/* A worker message; `truncated` when it had more frames than were received
+ * (only a REPLY is acted on then: its head frames are still here). */
 static void s_on_worker(broker_t *self, broker_request_t *msg, const sp_frame_t *frames,
-                        size_t count)
+                        size_t count, bool truncated)
 {
     sp_mdpw_t cmd;
     const char *why;
     if (sp_mdpw_parse(frames + 1, count - 1, &cmd, &why) < 0) {
         s_dropped(self, why, &msg->msg);
+        s_request_free(self, msg);
+        return;
+    }
+    if (truncated && cmd.command != SP_MDPW_REPLY) {
+        s_dropped(self, "too many frames", &msg->msg);
         s_request_free(self, msg);
         return;
     }
@@ -368,7 +397,10 @@ static void s_on_worker(broker_t *self, broker_request_t *msg, const sp_frame_t 
         void *payload = NULL;
         sp_mdp_request_id_decode(cmd.request_id, &id);
         rc = broker_core_reply(self->core, worker, id, now, &payload);
-        if (rc == BROKER_CORE_OK) {
+        if (rc == BROKER_CORE_OK && truncated) {
+            s_truncated_reply(self, payload, msg, worker);
+            s_request_free(self, payload);
+        } else if (rc == BROKER_CORE_OK) {
             broker_request_t *req = payload;
             /* client identity | "" | MDPC01 | service, then the reply body moved over */
             sp_frame_t head[] = {sp_zmsg_frame(&req->msg, AT_IDENTITY),
@@ -409,18 +441,16 @@ static void s_on_readable(void *socket, void *arg)
     sp_frame_t frames[SP_ZMSG_MAX_FRAMES];
     size_t count = sp_zmsg_frames(&req->msg, frames);
     bool client = count >= 3 && sp_frame_equals(frames[2], SP_MDP_CLIENT);
-    if (req->msg.too_many && !client) {
-        s_dropped(self, "too many frames", &req->msg);
-        s_request_free(self, req);
-        return;
-    }
     if (count < 3) {
         s_dropped(self, "message too short", &req->msg);
         s_request_free(self, req);
     } else if (client) {
         s_on_client(self, req, frames, count, req->msg.too_many);
     } else if (sp_frame_equals(frames[2], SP_MDP_WORKER)) {
-        s_on_worker(self, req, frames, count);
+        s_on_worker(self, req, frames, count, req->msg.too_many);
+    } else if (req->msg.too_many) {
+        s_dropped(self, "too many frames", &req->msg);
+        s_request_free(self, req);
     } else {
         s_dropped(self, "unknown protocol header", &req->msg);
         s_request_free(self, req);

@@ -775,6 +775,59 @@ static void test_body_limits(void)
     worker_destroy(w, true);
 }
 
+/* A worker REPLY with more frames than the broker's receive buffer (16)
+ * still completes its request: the client gets ErrorReply INTERNAL and the
+ * worker's unit of credit comes back. */
+static void test_reply_too_many_frames(void)
+{
+    worker_t *w = worker_new("itest.bigreply", "2");
+    wait_mmi("itest.bigreply", "200", 3000);
+    void *client = new_dealer();
+    client_send(client, "itest.bigreply", "q", 1);
+    pending_t req;
+    bool got = worker_take(w, 3000, &req) != NULL;
+    ITEST_CHECK(got, "request reaches the worker that will answer with 20 frames");
+    if (got) {
+        uint8_t reply = SP_MDPW_REPLY;
+        sp_frame_t frames[20] = {{"", 0},
+                                 sp_frame_str(SP_MDP_WORKER),
+                                 {&reply, 1},
+                                 {req.id, SP_MDP_REQUEST_ID_SIZE},
+                                 {"", 0}};
+        for (size_t i = 5; i < 20; i++)
+            frames[i] = sp_frame_str("part");
+        send_frames(w->socket, frames, 20);
+    }
+    frames_t answer;
+    int rc = client_recv(client, "itest.bigreply", &answer, 3000);
+    Samspil__V1__ErrorReply *er =
+        rc == 0 ? samspil__v1__error_reply__unpack(NULL, answer.size[3],
+                                                   (const uint8_t *)answer.data[3])
+                : NULL;
+    bool ok = er && er->error && er->error->code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_INTERNAL &&
+              strcmp(er->error->message, "worker reply has too many frames") == 0 &&
+              strcmp(er->error->field, "") == 0;
+    ITEST_CHECKF(ok, "a 20-frame worker REPLY: client gets ErrorReply internal", "rc %d message %s",
+                 rc, er && er->error ? er->error->message : "(none)");
+    if (er)
+        samspil__v1__error_reply__free_unpacked(er, NULL);
+    unsigned workers = 0, credit = 0, in_flight = 9, queued = 9;
+    bool listed = service_status("itest.bigreply", &workers, &credit, &in_flight, &queued);
+    ITEST_CHECKF(listed && workers == 1 && credit == 2 && in_flight == 0 && queued == 0,
+                 "after a 20-frame REPLY mmi.status shows in_flight 0 and the full credit",
+                 "listed %d workers %u credit %u in_flight %u queued %u", listed, workers, credit,
+                 in_flight, queued);
+    client_send(client, "itest.bigreply", "q2", 2);
+    got = worker_take(w, 3000, &req) != NULL;
+    if (got)
+        worker_reply(w, req.id, "fine", 4);
+    rc = client_recv(client, "itest.bigreply", &answer, 3000);
+    ITEST_CHECK(got && rc == 0 && frame_is_str(&answer, 3, "fine"),
+                "the next request to that worker is served");
+    zmq_close(client);
+    worker_destroy(w, true);
+}
+
 static void test_sigterm(void)
 {
     worker_t *w = worker_new("itest.stop", "1");
@@ -827,6 +880,7 @@ int main(void)
         test_worker_protocol_errors();
         test_garbage();
         test_body_limits();
+        test_reply_too_many_frames();
         test_sigterm();
     }
     if (g_broker > 0) {
