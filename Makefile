@@ -14,6 +14,7 @@
 #   tests/unit/test_<x>.c        -> build/tests/unit/test_<x>  (cmocka)
 #   tests/integration/*.c        -> build/tests/integration/<name>
 #   tests/bench/*.c              -> build/tests/bench/<name>
+#   tests/helpers/*.c            -> build/tests/helpers/<name>  (programs tests start, never run alone)
 
 VERSION      := 0.1.0
 SAN          ?=
@@ -62,6 +63,8 @@ ITEST_SRC    := $(wildcard tests/integration/*.c)
 ITEST_BINS   := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(ITEST_SRC))
 BENCH_SRC    := $(wildcard tests/bench/*.c)
 BENCH_BINS   := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
+HELPER_SRC   := $(wildcard tests/helpers/*.c)
+HELPER_BINS  := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRC))
 
 .PHONY: all run test bench deps clean format help _all pkg-check
 .DEFAULT_GOAL := all
@@ -89,7 +92,7 @@ all: deps
 deps:
 	@deploy/deps.sh
 
-_all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS)
+_all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(HELPER_BINS)
 
 help:
 	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
@@ -162,6 +165,11 @@ $(BUILD)/tests/integration/%: $(BUILD)/obj/tests/integration/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/helpers/%: $(BUILD)/obj/tests/helpers/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

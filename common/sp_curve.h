@@ -1,0 +1,62 @@
+/*
+ * sp_curve.h - CurveZMQ for every socket that talks to the broker: the
+ * certificate files clients and services act with, and applying them to a
+ * socket.
+ *
+ * A certificate file is text, one "key = value" per line ('#' comments):
+ *
+ *   # Samspil client certificate: keep this file secret (mode 0600)
+ *   name = alice
+ *   role = integrator
+ *   tenants = 101,147
+ *   public-key = <40 Z85 characters>
+ *   secret-key = <40 Z85 characters>
+ *   broker-key = <40 Z85 characters: the broker's public key>
+ *
+ * name/role/tenants are informational (the broker's key registry decides).
+ * A process acts with the file named by --key / SAMSPIL_KEY, else the
+ * default its program documents (samspilctl: $SAMSPIL_HOME/keys/operator.cert;
+ * services: $SAMSPIL_HOME/keys/service-<name>.cert).  Plain text is used only
+ * when SAMSPIL_PLAINTEXT=1 (the broker allows it only on ipc/loopback).
+ */
+#ifndef SP_CURVE_H
+#define SP_CURVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define SP_CURVE_KEY_Z85 41 /* 40 characters and the NUL */
+
+typedef struct {
+    bool plaintext;                     /* true: no CURVE (development mode, asked for) */
+    char name[64];                      /* from the file; informational */
+    char public_key[SP_CURVE_KEY_Z85];  /* this client's public key */
+    char secret_key[SP_CURVE_KEY_Z85];  /* this client's secret key */
+    char broker_key[SP_CURVE_KEY_Z85];  /* the broker's public key */
+} sp_curve_client_t;
+
+/* Fill `out` for a process under `home`: SAMSPIL_PLAINTEXT=1 -> plaintext;
+ * else the certificate file `key_path` if not NULL (from --key), else
+ * SAMSPIL_KEY, else `<home>/keys/<default_file>`.  Returns 0, or -1 with a
+ * logged reason naming the file (never the secret). */
+int sp_curve_client_load(const char *home, const char *key_path, const char *default_file,
+                         sp_curve_client_t *out);
+
+/* Read one certificate file into `out` (plaintext false).  Returns 0 or -1
+ * (logged: which line or key is wrong). */
+int sp_curve_cert_read(const char *path, sp_curve_client_t *out);
+
+/* Write a certificate file (mode 0600, atomically via a temporary file and
+ * rename) with `role` and `tenants` as informational lines.  Returns 0 or -1. */
+int sp_curve_cert_write(const char *path, const sp_curve_client_t *cert, const char *role,
+                        const char *tenants);
+
+/* Generate a new key pair into cert->public_key / cert->secret_key.
+ * Returns 0 or -1. */
+int sp_curve_keypair(sp_curve_client_t *cert);
+
+/* Make `socket` (before connect) a CURVE client with `cert`; nothing for
+ * plaintext.  Returns 0 or -1. */
+int sp_curve_client_apply(const sp_curve_client_t *cert, void *socket);
+
+#endif
