@@ -16,8 +16,13 @@
  * name/role/tenants are informational (the broker's key registry decides).
  * A process acts with the file named by --key / SAMSPIL_KEY, else the
  * default its program documents (samspilctl: $SAMSPIL_HOME/keys/operator.cert;
- * services: $SAMSPIL_HOME/keys/service-<name>.cert).  Plain text is used only
- * when SAMSPIL_PLAINTEXT=1 (the broker allows it only on ipc/loopback).
+ * services: $SAMSPIL_HOME/keys/service.cert).  Plain text is used only when
+ * SAMSPIL_PLAINTEXT=1 (the broker allows it only on ipc/loopback).
+ *
+ * Modules that open broker sockets (sp_client, sp_worker, sp_outbox,
+ * sp_subscriber) take a `const sp_curve_client_t *curve` in their config;
+ * NULL means "from the environment": sp_curve_client_load(NULL, NULL,
+ * SP_CURVE_SERVICE_CERT).
  */
 #ifndef SP_CURVE_H
 #define SP_CURVE_H
@@ -35,7 +40,11 @@ typedef struct {
     char broker_key[SP_CURVE_KEY_Z85];  /* the broker's public key */
 } sp_curve_client_t;
 
-/* Fill `out` for a process under `home`: SAMSPIL_PLAINTEXT=1 -> plaintext;
+#define SP_CURVE_SERVICE_CERT "service.cert"
+#define SP_CURVE_OPERATOR_CERT "operator.cert"
+
+/* Fill `out` for a process under `home` (NULL: SAMSPIL_HOME, else "./var"):
+ * SAMSPIL_PLAINTEXT=1 -> plaintext;
  * else the certificate file `key_path` if not NULL (from --key), else
  * SAMSPIL_KEY, else `<home>/keys/<default_file>`.  Returns 0, or -1 with a
  * logged reason naming the file (never the secret). */
