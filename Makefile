@@ -5,6 +5,7 @@
 #   make test       unit + integration tests; ends with "N passed, N failed"
 #   make test SAN=1 the same under ASan+UBSan (separate build tree)
 #   make bench      end-to-end benchmarks against baselines measured in the same run
+#   make fuzz       libFuzzer targets (clang, ASan+UBSan) for a bounded time each
 #
 # Sources are found by convention, so adding a file needs no edit here:
 #   common/*.c                   -> build/lib/libsamspil.a
@@ -66,7 +67,7 @@ BENCH_BINS   := $(patsubst tests/bench/%.c,$(BUILD)/tests/bench/%,$(BENCH_SRC))
 HELPER_SRC   := $(wildcard tests/helpers/*.c)
 HELPER_BINS  := $(patsubst tests/helpers/%.c,$(BUILD)/tests/helpers/%,$(HELPER_SRC))
 
-.PHONY: all run test bench deps clean format help _all pkg-check
+.PHONY: all run test bench fuzz deps clean format help _all pkg-check
 .DEFAULT_GOAL := all
 # keep generated sources (protobuf, migrations) between runs
 .SECONDARY:
@@ -95,7 +96,7 @@ deps:
 _all: $(BINS) $(UNIT_BINS) $(ITEST_BINS) $(BENCH_BINS) $(HELPER_BINS)
 
 help:
-	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
 
 # Fail early and clearly (not with a link error) when pkg-config does not
 # know the libraries; every compile waits for this check.
@@ -189,5 +190,8 @@ format:
 
 clean:
 	rm -rf build
+
+# libFuzzer targets and `make fuzz` (their own rules, clang, build/fuzz/)
+include tests/fuzz/fuzz.mk
 
 -include $(shell find build -name '*.d' 2>/dev/null)
