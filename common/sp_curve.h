@@ -33,11 +33,11 @@
 #define SP_CURVE_KEY_Z85 41 /* 40 characters and the NUL */
 
 typedef struct {
-    bool plaintext;                     /* true: no CURVE (development mode, asked for) */
-    char name[64];                      /* from the file; informational */
-    char public_key[SP_CURVE_KEY_Z85];  /* this client's public key */
-    char secret_key[SP_CURVE_KEY_Z85];  /* this client's secret key */
-    char broker_key[SP_CURVE_KEY_Z85];  /* the broker's public key */
+    bool plaintext;                    /* true: no CURVE (development mode, asked for) */
+    char name[64];                     /* from the file; informational */
+    char public_key[SP_CURVE_KEY_Z85]; /* this client's public key */
+    char secret_key[SP_CURVE_KEY_Z85]; /* this client's secret key */
+    char broker_key[SP_CURVE_KEY_Z85]; /* the broker's public key */
 } sp_curve_client_t;
 
 #define SP_CURVE_SERVICE_CERT "service.cert"
@@ -67,5 +67,29 @@ int sp_curve_keypair(sp_curve_client_t *cert);
 /* Make `socket` (before connect) a CURVE client with `cert`; nothing for
  * plaintext.  Returns 0 or -1. */
 int sp_curve_client_apply(const sp_curve_client_t *cert, void *socket);
+
+/* Make `socket` (before bind) a CURVE server with the Z85 `secret_key`,
+ * authenticated through ZAP under `domain`.  The caller must have a ZAP
+ * handler bound at inproc://zeromq.zap.01 already: without one libzmq lets
+ * every client in.  Returns 0 or -1. */
+int sp_curve_server_apply(void *socket, const char *secret_key, const char *domain);
+
+/* Pure: parse certificate text (`len` bytes) into `out` (plaintext false).
+ * public-key, secret-key and broker-key are required, valid Z85, and the
+ * public key must belong to the secret key.  Returns 0, or -1 with a reason
+ * in `err` (line number and key name, never a value); `out` is zeroed on
+ * failure. */
+int sp_curve_cert_parse(const char *text, size_t len, sp_curve_client_t *out, char *err,
+                        size_t errlen);
+
+/* True when `z85` is a 40-character Z85 text encoding 32 bytes. */
+bool sp_curve_key_valid(const char *z85);
+
+/* True when SAMSPIL_PLAINTEXT is "1", "true" or "yes". */
+bool sp_curve_env_plaintext(void);
+
+/* The suite home as given (`home`, else SAMSPIL_HOME, else "./var"), without
+ * trailing slashes, into `out`.  Returns 0, or -1 when it does not fit. */
+int sp_curve_home(const char *home, char *out, size_t outlen);
 
 #endif
