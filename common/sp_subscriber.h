@@ -10,7 +10,14 @@
  * applying live events and asks the publishing service
  * ("samspil.events.<stream>" on the broker) for a replay from position + 1
  * until it has caught up.  On start it replays from its stored position
- * before applying anything live.
+ * before applying anything live.  While it replays, live events are not
+ * buffered (they only raise the head it replays up to); in live mode a
+ * bounded queue holds contiguous events while an apply is in progress.
+ * Events whose type does not match the prefix advance the position without
+ * an apply call.  Replay requests go over the broker's MDP client protocol
+ * (a DEALER socket; on timeout the socket is replaced and the request sent
+ * again, until it is answered).  Logs carry counts, seqs and the stream,
+ * never payload values.
  *
  * Exactly once across crashes needs the position stored with the effect: the
  * apply callback writes its effect and advances <schema>.event_cursor in the
@@ -40,6 +47,7 @@
 #define SP_SUBSCRIBER_H
 
 #include "samspil/v1/events.pb-c.h"
+#include "sp_curve.h"
 #include "sp_db.h"
 
 #include <stdbool.h>
@@ -55,8 +63,8 @@ typedef enum {
 } sp_apply_result_t;
 
 /* Called for each matching event, in seq order, one at a time: the next
- * call comes only after sp_subscriber_done for this one.  `event` is
- * borrowed until then. */
+ * call comes only after sp_subscriber_done for this one (which may be
+ * called from inside the callback).  `event` is borrowed until then. */
 typedef void(sp_subscriber_apply_fn)(sp_subscriber_t *subscriber, const Samspil__V1__Event *event,
                                      void *arg);
 
@@ -66,11 +74,14 @@ typedef struct {
     const char *events_endpoint; /* broker's events-out (XPUB) endpoint */
     const char *broker_endpoint; /* broker's client endpoint, for replay requests */
     uint64_t position;           /* last seq applied before (0: from the beginning) */
-    bool from_head;              /* true: ignore `position`, start after the current head */
+    bool from_head;              /* true: ignore `position`, start after the current head
+                                    (learnt by a replay request from beyond the head) */
     unsigned replay_batch;       /* events per replay request; 0: 500 */
     int replay_timeout_ms;       /* per replay attempt; 0: 3000 (retried until it works) */
     sp_subscriber_apply_fn *apply;
     void *arg;
+    const sp_curve_client_t
+        *curve; /* NULL: sp_curve_client_load(NULL, NULL, SP_CURVE_SERVICE_CERT) */
 } sp_subscriber_config_t;
 
 /* A subscriber on `loop` (config strings copied).  Returns NULL on failure. */
@@ -90,6 +101,10 @@ uint64_t sp_subscriber_position(const sp_subscriber_t *self);
 /* Events applied, duplicates dropped, replays requested (for logs and tests). */
 uint64_t sp_subscriber_applied_count(const sp_subscriber_t *self);
 uint64_t sp_subscriber_replay_count(const sp_subscriber_t *self);
+uint64_t sp_subscriber_duplicate_count(const sp_subscriber_t *self);
+
+/* Highest seq known to exist on the stream (live events, heads, replays). */
+uint64_t sp_subscriber_head(const sp_subscriber_t *self);
 
 /* Close sockets and timers (the loop must run once more); an apply in
  * progress must have been reported done first.  Idempotent; nulls *self_p. */
