@@ -1,9 +1,11 @@
 /*
  * main.c - samspil-broker: one ROUTER socket on a libuv loop routing MDP/0.1
- * client requests to SPW01 workers (docs/protocol.md).  Routing decisions
- * live in broker_core.c; this file does sockets, timers, signals and logs.
+ * client requests to SPW01 workers (docs/protocol.md), and the event bus
+ * (XSUB in, XPUB out: broker_events.c).  Routing decisions live in
+ * broker_core.c; this file does sockets, timers, signals and logs.
  */
 #include "broker_core.h"
+#include "broker_events.h"
 #include "broker_mmi.h"
 #include "broker_principal.h"
 #include "sp_buf.h"
@@ -12,6 +14,8 @@
 #include "sp_mdp.h"
 #include "sp_zmsg.h"
 #include "sp_zpoll.h"
+
+#include "samspil/v1/broker.pb-c.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -56,6 +60,7 @@ typedef struct {
     uv_signal_t sigint;
     broker_core_t *core;
     broker_principal_t *principal;
+    broker_events_t *events;
     broker_request_t *spare;
     size_t nspare;
     sp_buf_t scratch;
@@ -288,6 +293,28 @@ static const broker_core_ops_t s_ops = {
     .worker_gone = s_worker_gone,
 };
 
+/* --- the event bus in mmi.status */
+
+/* Append the event bus counters to a packed BrokerStatus in `out`: protobuf
+ * parses concatenated messages as one merged message, so broker_mmi's
+ * encoding stays as it is. */
+static void s_status_events(broker_t *self, sp_buf_t *out)
+{
+    broker_events_stats_t stats;
+    broker_events_stats(self->events, &stats);
+    Samspil__V1__BrokerStatus status = SAMSPIL__V1__BROKER_STATUS__INIT;
+    status.events_forwarded = stats.forwarded;
+    status.events_dropped = stats.dropped;
+    status.event_subscriptions = stats.subscriptions;
+    status.event_subscriptions_refused = stats.refused;
+    uint8_t data[64]; /* four varint fields: at most 4 * 11 bytes */
+    size_t size = samspil__v1__broker_status__get_packed_size(&status);
+    if (size > sizeof data)
+        return;
+    samspil__v1__broker_status__pack(&status, data);
+    sp_buf_append(out, data, size);
+}
+
 /* --- incoming messages */
 
 /* A client request; `truncated` when it had more frames than were received
@@ -313,6 +340,8 @@ static void s_on_client(broker_t *self, broker_request_t *req, const sp_frame_t 
     if (broker_mmi_is_mmi(mdpc.service)) {
         broker_mmi_answer(self->core, broker_principal_development_mode(self->principal),
                           mdpc.service, mdpc.body, mdpc.nbody, &self->scratch);
+        if (sp_frame_equals(mdpc.service, "mmi.status"))
+            s_status_events(self, &self->scratch);
         s_send_client(self, req, self->scratch.data, self->scratch.len);
         s_request_free(self, req);
         return;
@@ -481,6 +510,7 @@ static void s_on_signal(uv_signal_t *handle, int signum)
     uv_close((uv_handle_t *)&self->sigterm, NULL);
     uv_close((uv_handle_t *)&self->sigint, NULL);
     sp_zpoll_destroy(&self->zpoll);
+    broker_events_destroy(&self->events);
 }
 
 /* --- setup */
@@ -561,6 +591,19 @@ static int s_open_socket(broker_t *self, const char *const *endpoints, size_t ne
     return 0;
 }
 
+/* The non-empty values of list option `opt` into `out` (room for
+ * SP_OPT_MAX_VALUES), or `fallback` if there are none; returns the count. */
+static size_t s_endpoints(const sp_option_t *opt, const char *fallback, const char **out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < opt->nvalues; i++)
+        if (opt->values[i] && *opt->values[i])
+            out[n++] = opt->values[i];
+    if (n == 0)
+        out[n++] = fallback;
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     sp_log_init("broker");
@@ -571,6 +614,18 @@ int main(int argc, char **argv)
          .metavar = "ENDPOINT",
          .help = "endpoint for clients and workers (env: comma-separated list; default "
                  "ipc://DIR/run/broker.ipc)"},
+        {.flag = "events-in-bind",
+         .env = "SAMSPIL_EVENTS_IN_BIND",
+         .type = SP_OPT_LIST,
+         .metavar = "ENDPOINT",
+         .help = "event bus endpoint publishers connect to (env: comma-separated list; default "
+                 "ipc://DIR/run/events-in.ipc)"},
+        {.flag = "events-out-bind",
+         .env = "SAMSPIL_EVENTS_OUT_BIND",
+         .type = SP_OPT_LIST,
+         .metavar = "ENDPOINT",
+         .help = "event bus endpoint subscribers connect to (env: comma-separated list; "
+                 "default ipc://DIR/run/events-out.ipc)"},
         {.flag = "home",
          .env = "SAMSPIL_HOME",
          .default_value = "./var",
@@ -600,13 +655,16 @@ int main(int argc, char **argv)
         .usage = "[OPTIONS]",
         .description = "Routes MDP/0.1 client requests to Samspil service workers (SPW01 "
                        "protocol), balancing\nover every worker of a service, with heartbeats, "
-                       "requeue of a dead worker's requests\nand mmi.service / mmi.status. See "
-                       "docs/protocol.md.",
+                       "requeue of a dead worker's requests\nand mmi.service / mmi.status. "
+                       "Forwards events from publishers to subscribers\n(XSUB in, XPUB out). "
+                       "See docs/protocol.md.",
     };
     if (sp_config_parse(&info, opts, nopts, argc, argv, NULL, NULL) < 0)
         return 2;
     sp_option_t *o_bind = sp_config_find(opts, nopts, "bind");
     sp_option_t *o_home = sp_config_find(opts, nopts, "home");
+    sp_option_t *o_events_in = sp_config_find(opts, nopts, "events-in-bind");
+    sp_option_t *o_events_out = sp_config_find(opts, nopts, "events-out-bind");
     sp_option_t *o_heartbeat = sp_config_find(opts, nopts, "heartbeat-ms");
     sp_option_t *o_unavailable = sp_config_find(opts, nopts, "unavailable-ms");
     sp_option_t *o_level = sp_config_find(opts, nopts, "log-level");
@@ -633,11 +691,16 @@ int main(int argc, char **argv)
     char *home = s_absolute(o_home->value);
     if (!home)
         return 1;
-    sp_buf_t run_dir, default_bind;
+    sp_buf_t run_dir, default_bind, default_events_in, default_events_out;
     sp_buf_init(&run_dir);
     sp_buf_init(&default_bind);
+    sp_buf_init(&default_events_in);
+    sp_buf_init(&default_events_out);
     sp_buf_printf(&run_dir, "%s/run", home);
     sp_buf_printf(&default_bind, "ipc://%s/broker.ipc", run_dir.data);
+    /* the same strings as sp_events_in_default / sp_events_out_default */
+    sp_buf_printf(&default_events_in, "ipc://%s/events-in.ipc", run_dir.data);
+    sp_buf_printf(&default_events_out, "ipc://%s/events-out.ipc", run_dir.data);
     if (s_mkdir(home, 0755) < 0 || s_mkdir(run_dir.data, 0700) < 0)
         return 1;
     const char *endpoints[SP_OPT_MAX_VALUES];
@@ -647,6 +710,9 @@ int main(int argc, char **argv)
             endpoints[nendpoints++] = o_bind->values[i];
     if (nendpoints == 0)
         endpoints[nendpoints++] = default_bind.data;
+    const char *events_in[SP_OPT_MAX_VALUES], *events_out[SP_OPT_MAX_VALUES];
+    size_t nevents_in = s_endpoints(o_events_in, default_events_in.data, events_in);
+    size_t nevents_out = s_endpoints(o_events_out, default_events_out.data, events_out);
 
     static broker_t broker; /* zeroed */
     broker_t *self = &broker;
@@ -663,6 +729,18 @@ int main(int argc, char **argv)
     self->principal = broker_principal_new_development();
     if (!self->principal)
         return 1;
+    broker_events_config_t events_config = {
+        .in_endpoints = events_in,
+        .nin = nevents_in,
+        .out_endpoints = events_out,
+        .nout = nevents_out,
+    };
+    self->events = broker_events_new(&self->loop, self->ctx, &events_config);
+    if (!self->events) {
+        zmq_close(self->socket);
+        zmq_ctx_term(self->ctx);
+        return 1;
+    }
     broker_core_config_t config = {
         .heartbeat_ms = (int)o_heartbeat->int_value,
         .liveness = SP_MDP_LIVENESS,
@@ -718,6 +796,8 @@ int main(int argc, char **argv)
     sp_buf_free(&self->scratch);
     sp_buf_free(&run_dir);
     sp_buf_free(&default_bind);
+    sp_buf_free(&default_events_in);
+    sp_buf_free(&default_events_out);
     free(home);
     sp_log_info("stopped", SP_LOG_END);
     return 0;
