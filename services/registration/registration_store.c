@@ -40,6 +40,7 @@
 #include "registration_store.h"
 
 #include "registration_errors.h"
+#include "registration_events.h"
 #include "registration_ids.h"
 #include "sp_buf.h"
 #include "sp_log.h"
@@ -60,6 +61,19 @@
 static const char s_sql_tenant[] =
     "SELECT set_config('samspil.tenant', t.code, true) FROM registration.tenants t "
     "WHERE t.code = $1";
+
+/* Events (registration_events.h): each change inserts its event in the
+ * same statement, as a data-modifying CTE reading the rows the change
+ * returned, so the event exists exactly when the change happened: an
+ * insert that met an existing row (ON CONFLICT DO NOTHING) returns no row
+ * and writes no event; an update writes one only when the row's content
+ * differs from what it was (read FOR UPDATE in the same statement, so a
+ * concurrent update cannot slip between), so a repeated update, a second
+ * member_end or consent_withdraw, and an upsert of unchanged content write
+ * none.  The event's header (and, where the request holds every fact, the
+ * whole event) is a parameter packed by the service; the statement appends
+ * the payload built from the stored row where the row holds the facts. */
+#define OUTBOX_INSERT "INSERT INTO registration.outbox (tenant_id, event_type, entity_id, payload) "
 
 /* tenants: code, name, created_at */
 #define TENANT_COLS "t.code, t.name, " TS("t.created_at")
@@ -103,9 +117,13 @@ static const char s_sql_tenant[] =
 
 /* ---------------------------------------------------------------- tenants */
 
+/* the new tenant's event is a row of that tenant: the transaction claims it first */
+static const char s_sql_tenant_claim[] = "SELECT set_config('samspil.tenant', $1, true)";
 static const char s_sql_tenant_insert[] =
-    "INSERT INTO registration.tenants AS t (code, name) VALUES ($1, $2) "
-    "ON CONFLICT DO NOTHING RETURNING " TENANT_COLS;
+    "WITH ins AS (INSERT INTO registration.tenants AS t (code, name) VALUES ($1, $2) "
+    "ON CONFLICT DO NOTHING RETURNING " TENANT_COLS "), "
+    "ev AS (" OUTBOX_INSERT "SELECT ins.code, 'tenant.created', ins.code, $3::bytea FROM ins) "
+    "SELECT * FROM ins";
 static const char s_sql_tenant_get[] =
     "SELECT " TENANT_COLS " FROM registration.tenants t WHERE t.code = $1";
 /* $1 cursor (or NULL), $2 the principal's tenants (NULL: all), $3 limit */
@@ -120,7 +138,11 @@ static const char s_sql_tenant_list[] =
     "INSERT INTO registration.partnerships AS p (tenant_id, name, purpose, burning_platform, "     \
     "status, backbone_organisation_id, external_ref, idempotency_key, request_hash, id) "          \
     "VALUES ($1, $2, $3, $4, $5, $6::uuid, $7, $8, $9::bytea, $10::uuid) "
-static const char s_sql_part_insert[] = PART_INSERT "ON CONFLICT DO NOTHING RETURNING " PART_COLS;
+/* $11 the event */
+static const char s_sql_part_insert[] =
+    "WITH ins AS (" PART_INSERT "ON CONFLICT DO NOTHING RETURNING " PART_COLS "), "
+    "ev AS (" OUTBOX_INSERT "SELECT $1, 'partnership.created', ins.id::text, $11::bytea FROM ins) "
+    "SELECT * FROM ins";
 /* the row holding the key ($2, hash $3) or the external ref ($4); content $5.. */
 static const char s_sql_part_existing[] =
     "SELECT " PART_COLS ", COALESCE(p.idempotency_key = $2, false), "
@@ -139,16 +161,27 @@ static const char s_sql_part_get[] =
 static const char s_sql_part_list[] = PART_LIST "ORDER BY p.id LIMIT $3::int";
 static const char s_sql_part_list_status[] =
     PART_LIST "AND p.status = $4 ORDER BY p.id LIMIT $3::int";
-/* $3 mask bits (REGISTRATION_PARTNERSHIP_*), $4.. new values */
-static const char s_sql_part_update[] =
-    "UPDATE registration.partnerships AS p SET "
-    "name = CASE WHEN $3::int & 1 <> 0 THEN $4 ELSE p.name END, "
-    "purpose = CASE WHEN $3::int & 2 <> 0 THEN $5 ELSE p.purpose END, "
-    "burning_platform = CASE WHEN $3::int & 4 <> 0 THEN $6 ELSE p.burning_platform END, "
-    "status = CASE WHEN $3::int & 8 <> 0 THEN $7 ELSE p.status END, "
-    "backbone_organisation_id = CASE WHEN $3::int & 16 <> 0 THEN $8::uuid "
-    "ELSE p.backbone_organisation_id END, updated_at = now() "
-    "WHERE p.tenant_id = $1 AND p.id = $2::uuid RETURNING " PART_COLS;
+/* $3 mask bits (REGISTRATION_PARTNERSHIP_*), $4.. new values, $9 the event's header */
+#define PART_CONTENT(p)                                                                            \
+    "ROW(" p ".name, " p ".purpose, " p ".burning_platform, " p ".status, " p                      \
+    ".backbone_organisation_id)"
+static const char s_sql_part_update[] = "WITH old AS (SELECT p.id, " PART_CONTENT(
+    "p") " AS content "
+         "FROM registration.partnerships p WHERE p.tenant_id = $1 AND p.id = $2::uuid FOR UPDATE), "
+         "upd AS (UPDATE registration.partnerships AS p SET "
+         "name = CASE WHEN $3::int & 1 <> 0 THEN $4 ELSE p.name END, "
+         "purpose = CASE WHEN $3::int & 2 <> 0 THEN $5 ELSE p.purpose END, "
+         "burning_platform = CASE WHEN $3::int & 4 <> 0 THEN $6 ELSE p.burning_platform END, "
+         "status = CASE WHEN $3::int & 8 <> 0 THEN $7 ELSE p.status END, "
+         "backbone_organisation_id = CASE WHEN $3::int & 16 <> 0 THEN $8::uuid "
+         "ELSE p.backbone_organisation_id END, updated_at = now() "
+         "FROM old WHERE p.tenant_id = $1 AND p.id = old.id "
+         "RETURNING p.*, old.content IS DISTINCT FROM " PART_CONTENT(
+             "p") " AS changed), "
+                  "ev AS (" OUTBOX_INSERT "SELECT $1, 'partnership.updated', upd.id::text, "
+                  "$9::bytea || registration.partnership_event(upd.status) FROM upd WHERE "
+                  "upd.changed) "
+                  "SELECT " PART_COLS " FROM upd p";
 
 /* ---------------------------------------------------------------- actors */
 
@@ -160,12 +193,18 @@ static const char s_sql_part_update[] =
 /* The hot path returns only what the server chose (id, time): the reply
  * takes the rest from the request, which is what was stored. */
 #define ACTOR_NEW_COLS "a.id, " TS("a.created_at")
+/* $15 the event */
 static const char s_sql_actor_insert[] =
-    ACTOR_INSERT "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS;
+    "WITH ins AS (" ACTOR_INSERT "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS "), "
+    "ev AS (" OUTBOX_INSERT "SELECT $1, 'actor.registered', ins.id::text, $15::bytea FROM ins) "
+    "SELECT * FROM ins";
 /* Several creates of one batch as one statement: each parameter an array
- * with one element per actor (text[] and jsonb values as their text). */
+ * with one element per actor (text[] and jsonb values as their text); the
+ * events of the rows inserted ($15, in the order of the ids $2) as one
+ * multi-row insert too. */
 static const char s_sql_actor_insert_many[] =
-    "INSERT INTO registration.actors AS a (tenant_id, id, kind, name, organisation_id, sector, "
+    "WITH ins AS (INSERT INTO registration.actors AS a (tenant_id, id, kind, name, "
+    "organisation_id, sector, "
     "interests, preferred_language, accessibility_needs, contact_points, vulnerable, "
     "external_ref, idempotency_key, request_hash) "
     "SELECT $1, x.id, x.kind, x.name, x.org, x.sector, x.interests::text[], x.lang, "
@@ -174,7 +213,11 @@ static const char s_sql_actor_insert_many[] =
     "$8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[], "
     "$14::bytea[]) AS x(id, kind, name, org, sector, interests, lang, needs, contacts, "
     "vulnerable, ref, key, hash) "
-    "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS;
+    "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS "), "
+    "ev AS (" OUTBOX_INSERT "SELECT $1, 'actor.registered', e.id::text, e.payload "
+    "FROM unnest($2::uuid[], $15::bytea[]) WITH ORDINALITY AS e(id, payload, n) "
+    "WHERE e.id IN (SELECT ins.id FROM ins) ORDER BY e.n) "
+    "SELECT * FROM ins";
 /* the row holding the key ($2, hash $3) or the external ref ($4); content $5.. */
 static const char s_sql_actor_existing[] =
     "SELECT " ACTOR_COLS ", COALESCE(a.idempotency_key = $2, false), "
@@ -191,21 +234,38 @@ static const char s_sql_actor_existing[] =
 #define UPSERT_CONTACTS                                                                            \
     "CASE WHEN $15::boolean THEN EXCLUDED.contact_points ELSE a.contact_points END"
 #define UPSERT_VULNERABLE "CASE WHEN $15::boolean THEN EXCLUDED.vulnerable ELSE a.vulnerable END"
-static const char s_sql_actor_upsert[] =
-    ACTOR_INSERT "ON CONFLICT (tenant_id, external_ref) WHERE external_ref IS NOT NULL "
-                 "DO UPDATE SET name = EXCLUDED.name, organisation_id = EXCLUDED.organisation_id, "
-                 "sector = EXCLUDED.sector, interests = EXCLUDED.interests, "
-                 "preferred_language = EXCLUDED.preferred_language, "
-                 "accessibility_needs = EXCLUDED.accessibility_needs, "
-                 "contact_points = " UPSERT_CONTACTS ", vulnerable = " UPSERT_VULNERABLE ", "
-                 "updated_at = CASE WHEN ROW(a.name, a.organisation_id, a.sector, a.interests, "
-                 "a.preferred_language, a.accessibility_needs, a.contact_points, a.vulnerable) "
-                 "IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.organisation_id, EXCLUDED.sector, "
-                 "EXCLUDED.interests, EXCLUDED.preferred_language, "
-                 "EXCLUDED.accessibility_needs, " UPSERT_CONTACTS ", " UPSERT_VULNERABLE
-                 ") THEN now() ELSE a.updated_at END "
-                 "WHERE a.kind = EXCLUDED.kind "
-                 "RETURNING " ACTOR_COLS ", a.xmax = 0";
+/* the content an update compares (every stored field but kind and keys) */
+#define ACTOR_CONTENT(a)                                                                           \
+    "ROW(" a ".name, " a ".organisation_id, " a ".sector, " a ".interests, " a                     \
+    ".preferred_language, " a ".accessibility_needs, " a ".contact_points, " a ".vulnerable)"
+/* $16 the event if it creates, $17 if it updates (without entity_id, field 5,
+ * which the statement appends: the stored row's id); an update that changes
+ * nothing (or a kind mismatch, which returns no row) writes none */
+static const char s_sql_actor_upsert[] = "WITH old AS (SELECT " ACTOR_CONTENT(
+    "a") " AS content FROM registration.actors a "
+         "WHERE a.tenant_id = $1 AND a.external_ref = $11 FOR UPDATE), "
+         "up AS (" ACTOR_INSERT
+         "ON CONFLICT (tenant_id, external_ref) WHERE external_ref IS NOT NULL "
+         "DO UPDATE SET name = EXCLUDED.name, organisation_id = EXCLUDED.organisation_id, "
+         "sector = EXCLUDED.sector, interests = EXCLUDED.interests, "
+         "preferred_language = EXCLUDED.preferred_language, "
+         "accessibility_needs = EXCLUDED.accessibility_needs, "
+         "contact_points = " UPSERT_CONTACTS ", vulnerable = " UPSERT_VULNERABLE ", "
+         "updated_at = CASE WHEN ROW(a.name, a.organisation_id, a.sector, a.interests, "
+         "a.preferred_language, a.accessibility_needs, a.contact_points, a.vulnerable) "
+         "IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.organisation_id, EXCLUDED.sector, "
+         "EXCLUDED.interests, EXCLUDED.preferred_language, "
+         "EXCLUDED.accessibility_needs, " UPSERT_CONTACTS ", " UPSERT_VULNERABLE
+         ") THEN now() ELSE a.updated_at END "
+         "WHERE a.kind = EXCLUDED.kind RETURNING a.*, a.xmax = 0 AS created), "
+         "ev AS (" OUTBOX_INSERT "SELECT $1, CASE WHEN up.created THEN "
+         "'actor.registered' ELSE 'actor.updated' END, up.id::text, "
+         "CASE WHEN up.created THEN $16::bytea "
+         "ELSE $17::bytea || registration.pb_text(5, up.id::text) END FROM up "
+         "WHERE up.created OR NOT EXISTS (SELECT 1 FROM old) "
+         "OR (SELECT old.content FROM old) IS DISTINCT FROM " ACTOR_CONTENT(
+             "up") ") "
+                   "SELECT " ACTOR_COLS ", a.created FROM up a";
 static const char s_sql_actor_get[] =
     "SELECT " ACTOR_COLS " FROM registration.actors a WHERE a.tenant_id = $1 AND a.id = $2::uuid";
 static const char s_sql_actor_get_ref[] =
@@ -224,28 +284,43 @@ static const char *const s_sql_actor_list[4] = {
     ACTOR_LIST "AND a.interests @> ARRAY[$4::text] " ACTOR_LIST_END,
     ACTOR_LIST "AND a.kind = $4 AND a.interests @> ARRAY[$5::text] " ACTOR_LIST_END,
 };
-/* $3 mask bits (REGISTRATION_ACTOR_*), $4.. new values */
-static const char s_sql_actor_update[] =
-    "UPDATE registration.actors AS a SET "
-    "name = CASE WHEN $3::int & 1 <> 0 THEN $4 ELSE a.name END, "
-    "organisation_id = CASE WHEN $3::int & 2 <> 0 THEN $5::uuid ELSE a.organisation_id END, "
-    "sector = CASE WHEN $3::int & 4 <> 0 THEN $6 ELSE a.sector END, "
-    "interests = CASE WHEN $3::int & 8 <> 0 THEN $7::text[] ELSE a.interests END, "
-    "preferred_language = CASE WHEN $3::int & 16 <> 0 THEN $8 ELSE a.preferred_language END, "
-    "accessibility_needs = CASE WHEN $3::int & 32 <> 0 THEN $9::text[] "
-    "ELSE a.accessibility_needs END, "
-    "contact_points = CASE WHEN $3::int & 64 <> 0 THEN $10::jsonb ELSE a.contact_points END, "
-    "vulnerable = CASE WHEN $3::int & 128 <> 0 THEN $11::boolean ELSE a.vulnerable END, "
-    "updated_at = now() "
-    "WHERE a.tenant_id = $1 AND a.id = $2::uuid RETURNING " ACTOR_COLS;
+/* $3 mask bits (REGISTRATION_ACTOR_*), $4.. new values, $12 the event's header */
+static const char s_sql_actor_update[] = "WITH old AS (SELECT a.id, " ACTOR_CONTENT(
+    "a") " AS content FROM registration.actors a "
+         "WHERE a.tenant_id = $1 AND a.id = $2::uuid FOR UPDATE), "
+         "upd AS (UPDATE registration.actors AS a SET "
+         "name = CASE WHEN $3::int & 1 <> 0 THEN $4 ELSE a.name END, "
+         "organisation_id = CASE WHEN $3::int & 2 <> 0 THEN $5::uuid ELSE a.organisation_id END, "
+         "sector = CASE WHEN $3::int & 4 <> 0 THEN $6 ELSE a.sector END, "
+         "interests = CASE WHEN $3::int & 8 <> 0 THEN $7::text[] ELSE a.interests END, "
+         "preferred_language = CASE WHEN $3::int & 16 <> 0 THEN $8 ELSE a.preferred_language END, "
+         "accessibility_needs = CASE WHEN $3::int & 32 <> 0 THEN $9::text[] "
+         "ELSE a.accessibility_needs END, "
+         "contact_points = CASE WHEN $3::int & 64 <> 0 THEN $10::jsonb ELSE a.contact_points END, "
+         "vulnerable = CASE WHEN $3::int & 128 <> 0 THEN $11::boolean ELSE a.vulnerable END, "
+         "updated_at = now() FROM old WHERE a.tenant_id = $1 AND a.id = old.id "
+         "RETURNING a.*, old.content IS DISTINCT FROM " ACTOR_CONTENT(
+             "a") " AS changed), "
+                  "ev AS (" OUTBOX_INSERT "SELECT $1, 'actor.updated', upd.id::text, $12::bytea || "
+                  "registration.actor_event(upd.kind, upd.organisation_id, upd.sector) FROM upd "
+                  "WHERE upd.changed) "
+                  "SELECT " ACTOR_COLS " FROM upd a";
 
 /* ---------------------------------------------------------------- memberships */
 
+/* $10 the event's header; the payload names the actor's kind */
+#define MEMBER_EVENT(m)                                                                            \
+    "registration.membership_event(" m ".partnership_id, " m ".actor_id, " m ".roles, " m          \
+    ".knowledge_basis, (SELECT a.kind FROM registration.actors a WHERE a.tenant_id = $1 "          \
+    "AND a.id = " m ".actor_id))"
 static const char s_sql_member_insert[] =
-    "INSERT INTO registration.memberships AS m (tenant_id, partnership_id, actor_id, roles, "
-    "knowledge_basis, joined_on, idempotency_key, request_hash, id) "
+    "WITH ins AS (INSERT INTO registration.memberships AS m (tenant_id, partnership_id, "
+    "actor_id, roles, knowledge_basis, joined_on, idempotency_key, request_hash, id) "
     "VALUES ($1, $2::uuid, $3::uuid, $4::text[], $5, COALESCE($6::date, " TODAY "), $7, "
-    "$8::bytea, $9::uuid) ON CONFLICT DO NOTHING RETURNING " MEMBER_COLS;
+    "$8::bytea, $9::uuid) ON CONFLICT DO NOTHING RETURNING m.*), "
+    "ev AS (" OUTBOX_INSERT "SELECT $1, 'membership.added', ins.id::text, "
+    "$10::bytea || " MEMBER_EVENT("ins") " FROM ins) "
+                                         "SELECT " MEMBER_COLS " FROM ins m";
 /* the row holding the key ($4, hash $5), else the active membership */
 static const char s_sql_member_existing[] =
     "SELECT " MEMBER_COLS ", COALESCE(m.idempotency_key = $4, false), "
@@ -262,17 +337,27 @@ static const char *const s_sql_member_list[3] = {
     MEMBER_LIST "AND m.actor_id = $5::uuid " MEMBER_LIST_END,
     MEMBER_LIST "AND m.partnership_id = $5::uuid AND m.actor_id = $6::uuid " MEMBER_LIST_END,
 };
+/* $4 the event's header: written only when this call ended it */
 static const char s_sql_member_end[] =
-    "UPDATE registration.memberships AS m SET ended_on = COALESCE(m.ended_on, $3::date, " TODAY
-    ") WHERE m.tenant_id = $1 AND m.id = $2::uuid RETURNING " MEMBER_COLS;
+    "WITH old AS (SELECT m.id, m.ended_on FROM registration.memberships m "
+    "WHERE m.tenant_id = $1 AND m.id = $2::uuid FOR UPDATE), "
+    "upd AS (UPDATE registration.memberships AS m SET ended_on = COALESCE(m.ended_on, "
+    "$3::date, " TODAY ") FROM old WHERE m.tenant_id = $1 AND m.id = old.id "
+    "RETURNING m.*, old.ended_on IS NULL AS changed), "
+    "ev AS (" OUTBOX_INSERT "SELECT $1, 'membership.ended', upd.id::text, "
+    "$4::bytea || " MEMBER_EVENT("upd") " FROM upd WHERE upd.changed) "
+                                        "SELECT " MEMBER_COLS " FROM upd m";
 
 /* ---------------------------------------------------------------- relations */
 
+/* $9 the event */
 static const char s_sql_rel_insert[] =
-    "INSERT INTO registration.relations AS r (tenant_id, from_actor_id, to_actor_id, kind, "
-    "partnership_id, idempotency_key, request_hash, id) "
+    "WITH ins AS (INSERT INTO registration.relations AS r (tenant_id, from_actor_id, "
+    "to_actor_id, kind, partnership_id, idempotency_key, request_hash, id) "
     "VALUES ($1, $2::uuid, $3::uuid, $4, $5::uuid, $6, $7::bytea, $8::uuid) "
-    "ON CONFLICT DO NOTHING RETURNING " REL_COLS;
+    "ON CONFLICT DO NOTHING RETURNING " REL_COLS "), "
+    "ev AS (" OUTBOX_INSERT "SELECT $1, 'relation.added', ins.id::text, $9::bytea FROM ins) "
+    "SELECT * FROM ins";
 static const char s_sql_rel_existing[] =
     "SELECT " REL_COLS ", COALESCE(r.idempotency_key = $6, false), "
     "COALESCE(r.request_hash = $7::bytea, false) FROM registration.relations r "
@@ -299,15 +384,25 @@ static const char *const s_sql_rel_list[4] = {
     "text_version, given_at, idempotency_key, request_hash, id) "                                  \
     "VALUES ($1, $2::uuid, $3, $4, $5, COALESCE($6::timestamptz, now()), $7, $8::bytea, "          \
     "$9::uuid) "
+/* $10 the event */
 static const char s_sql_consent_insert[] =
-    CONSENT_INSERT "ON CONFLICT DO NOTHING RETURNING " CONSENT_COLS;
+    "WITH ins AS (" CONSENT_INSERT "ON CONFLICT DO NOTHING RETURNING " CONSENT_COLS "), "
+    "ev AS (" OUTBOX_INSERT "SELECT $1, 'consent.given', ins.id::text, $10::bytea FROM ins) "
+    "SELECT * FROM ins";
 static const char s_sql_consent_existing[] =
     "SELECT " CONSENT_COLS ", true, COALESCE(c.request_hash = $3::bytea, false) "
     "FROM registration.consents c WHERE c.tenant_id = $1 AND c.idempotency_key = $2";
+/* $3 the event's header: written only when this call withdrew it */
 static const char s_sql_consent_withdraw[] =
-    "UPDATE registration.consents AS c SET withdrawn_at = COALESCE(c.withdrawn_at, "
-    "GREATEST(now(), c.given_at)) WHERE c.tenant_id = $1 AND c.id = $2::uuid "
-    "RETURNING " CONSENT_COLS;
+    "WITH old AS (SELECT c.id, c.withdrawn_at FROM registration.consents c "
+    "WHERE c.tenant_id = $1 AND c.id = $2::uuid FOR UPDATE), "
+    "upd AS (UPDATE registration.consents AS c SET withdrawn_at = COALESCE(c.withdrawn_at, "
+    "GREATEST(now(), c.given_at)) FROM old WHERE c.tenant_id = $1 AND c.id = old.id "
+    "RETURNING c.*, old.withdrawn_at IS NULL AS changed), "
+    "ev AS (" OUTBOX_INSERT "SELECT $1, 'consent.withdrawn', upd.id::text, "
+    "$3::bytea || registration.consent_event(upd.actor_id, upd.purpose) FROM upd "
+    "WHERE upd.changed) "
+    "SELECT " CONSENT_COLS " FROM upd c";
 static const char s_sql_consent_list[] =
     "SELECT " CONSENT_COLS " FROM registration.consents c WHERE c.tenant_id = $1 "
     "AND c.actor_id = $4::uuid AND c.id > COALESCE($2::uuid, " ZERO_UUID ") "
@@ -614,6 +709,23 @@ void registration_call_release(registration_call_t *call)
 
 /* ---------------------------------------------------------------- prepare */
 
+/* The event of `call`'s change as a bytea parameter, in the call's arena:
+ * the whole event, or its header where the statement appends the payload
+ * (`created`: which one an upsert writes). */
+static const char *s_event(registration_call_t *call, bool created, const char *entity_id)
+{
+    registration_event_t ev;
+    if (registration_event_build(&ev, call->req, created, entity_id, registration_event_now_us()) <
+        0)
+        return NULL;
+    sp_buf_t buf;
+    sp_buf_init(&buf);
+    registration_event_param(&ev.event, &buf);
+    const char *out = registration_arena_strndup(&call->arena, buf.data, buf.len);
+    sp_buf_free(&buf);
+    return out;
+}
+
 /* The request's idempotency key and hash as parameters (NULL when absent). */
 static const char *s_key(const registration_call_t *call)
 {
@@ -645,7 +757,7 @@ static void s_prepare_actor_create(registration_call_t *call, sp_db_tx_t *tx,
                                    const Samspil__V1__Actor *a)
 {
     const char *t = call->req->tenant;
-    const char *ins[14];
+    const char *ins[15];
     ins[0] = t;
     s_actor_params(call, a, ins + 1);
     ins[11] = s_key(call);
@@ -653,7 +765,8 @@ static void s_prepare_actor_create(registration_call_t *call, sp_db_tx_t *tx,
     ins[13] = call->id;
     /* validation requires an external ref or an idempotency key */
     if (call->phase == 0) {
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_insert, 14, ins);
+        ins[14] = s_event(call, true, call->id);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_insert, 15, ins);
     } else {
         const char *ex[11] = {t,      ins[11], ins[12], ins[10], ins[1], ins[2],
                               ins[3], ins[4],  ins[5],  ins[6],  ins[7]};
@@ -678,7 +791,7 @@ static void s_prepare_part_create(registration_call_t *call, sp_db_tx_t *tx)
 {
     const Samspil__V1__Partnership *p = call->req->partnership_create->partnership;
     const char *t = call->req->tenant;
-    const char *ins[10];
+    const char *ins[11];
     ins[0] = t;
     s_part_params(p, ins + 1);
     ins[7] = s_key(call);
@@ -686,7 +799,8 @@ static void s_prepare_part_create(registration_call_t *call, sp_db_tx_t *tx)
     ins[9] = call->id;
     /* validation requires an external ref or an idempotency key */
     if (call->phase == 0) {
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_part_insert, 10, ins);
+        ins[10] = s_event(call, true, call->id);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_part_insert, 11, ins);
     } else {
         const char *ex[9] = {t, ins[7], ins[8], ins[6], ins[1], ins[2], ins[3], ins[4], ins[5]};
         call->stmt[2] = sp_db_tx_add(tx, s_sql_part_existing, 9, ex);
@@ -714,10 +828,12 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
 
     switch (req->op_case) {
     case OP(TENANT_CREATE): {
-        const char *p[2] = {req->tenant_create->code, req->tenant_create->name};
-        if (call->phase == 0)
-            call->stmt[1] = sp_db_tx_add(tx, s_sql_tenant_insert, 2, p);
-        else
+        const char *p[3] = {req->tenant_create->code, req->tenant_create->name,
+                            s_event(call, true, req->tenant_create->code)};
+        if (call->phase == 0) {
+            sp_db_tx_add(tx, s_sql_tenant_claim, 1, p);
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_tenant_insert, 3, p);
+        } else
             call->stmt[2] = sp_db_tx_add(tx, s_sql_tenant_get, 1, p);
         break;
     }
@@ -752,11 +868,12 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
     }
     case OP(PARTNERSHIP_UPDATE): {
         const Samspil__V1__Partnership *pp = req->partnership_update->partnership;
-        const char *p[8] = {t, pp->id, s_int(arena, call->checked.update_mask)};
+        const char *p[9] = {t, pp->id, s_int(arena, call->checked.update_mask)};
         const char *cols[6];
         s_part_params(pp, cols);
         memcpy(p + 3, cols, 5 * sizeof *p);
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_part_update, 8, p);
+        p[8] = s_event(call, false, pp->id);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_part_update, 9, p);
         break;
     }
 
@@ -764,14 +881,17 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
         s_prepare_actor_create(call, tx, req->actor_create->actor);
         break;
     case OP(ACTOR_UPSERT): {
-        const char *p[15];
+        const char *p[17];
         p[0] = t;
         s_actor_params(call, req->actor_upsert->actor, p + 1);
         p[11] = NULL; /* an upsert is idempotent by its external ref; no key stored */
         p[12] = NULL;
         p[13] = call->id;
         p[14] = call->restricted ? "t" : "f";
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_upsert, 15, p);
+        /* an update's entity id is the stored row's: the statement appends it */
+        p[15] = s_event(call, true, call->id);
+        p[16] = s_event(call, false, NULL);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_upsert, 17, p);
         break;
     }
     case OP(ACTOR_GET): {
@@ -800,15 +920,16 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
         const Samspil__V1__Actor *a = req->actor_update->actor;
         const char *cols[10];
         s_actor_params(call, a, cols);
-        const char *p[11] = {t, a->id, s_int(arena, call->checked.update_mask)};
+        const char *p[12] = {t, a->id, s_int(arena, call->checked.update_mask)};
         memcpy(p + 3, cols + 1, 8 * sizeof *p); /* name .. vulnerable */
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_update, 11, p);
+        p[11] = s_event(call, false, a->id);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_update, 12, p);
         break;
     }
 
     case OP(MEMBER_ADD): {
         const Samspil__V1__Membership *m = req->member_add->membership;
-        const char *p[9] = {
+        const char *p[10] = {
             t,
             m->partnership_id,
             m->actor_id,
@@ -817,11 +938,13 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
             s_null_if_empty(m->joined_on),
             s_key(call),
             s_hash(call),
-            call->id};
+            call->id,
+            NULL};
         const char *ex[5] = {t, m->partnership_id, m->actor_id, p[6], p[7]};
-        if (call->phase == 0)
-            call->stmt[1] = sp_db_tx_add(tx, s_sql_member_insert, 9, p);
-        else
+        if (call->phase == 0) {
+            p[9] = s_event(call, true, call->id);
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_member_insert, 10, p);
+        } else
             call->stmt[2] = sp_db_tx_add(tx, s_sql_member_existing, 5, ex);
         break;
     }
@@ -842,24 +965,27 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
         break;
     }
     case OP(MEMBER_END): {
-        const char *p[3] = {t, req->member_end->id, s_null_if_empty(req->member_end->ended_on)};
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_member_end, 3, p);
+        const char *p[4] = {t, req->member_end->id, s_null_if_empty(req->member_end->ended_on),
+                            s_event(call, false, req->member_end->id)};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_member_end, 4, p);
         break;
     }
 
     case OP(RELATION_ADD): {
         const Samspil__V1__Relation *r = req->relation_add->relation;
-        const char *p[8] = {t,
+        const char *p[9] = {t,
                             r->from_actor_id,
                             r->to_actor_id,
                             s_word(S_WORDS(s_rel_kinds), r->kind),
                             s_null_if_empty(r->partnership_id),
                             s_key(call),
                             s_hash(call),
-                            call->id};
-        if (call->phase == 0)
-            call->stmt[1] = sp_db_tx_add(tx, s_sql_rel_insert, 8, p);
-        else
+                            call->id,
+                            NULL};
+        if (call->phase == 0) {
+            p[8] = s_event(call, true, call->id);
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_rel_insert, 9, p);
+        } else
             call->stmt[2] = sp_db_tx_add(tx, s_sql_rel_existing, 7, p);
         break;
     }
@@ -881,25 +1007,28 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
 
     case OP(CONSENT_RECORD): {
         const Samspil__V1__Consent *c = req->consent_record->consent;
-        const char *p[9] = {t,
-                            c->actor_id,
-                            c->purpose,
-                            s_word(S_WORDS(s_channels), c->channel),
-                            c->text_version,
-                            s_null_if_empty(c->given_at),
-                            s_key(call),
-                            s_hash(call),
-                            call->id};
+        const char *p[10] = {t,
+                             c->actor_id,
+                             c->purpose,
+                             s_word(S_WORDS(s_channels), c->channel),
+                             c->text_version,
+                             s_null_if_empty(c->given_at),
+                             s_key(call),
+                             s_hash(call),
+                             call->id,
+                             NULL};
         const char *ex[3] = {t, p[6], p[7]};
-        if (call->phase == 0) /* validation requires the idempotency key */
-            call->stmt[1] = sp_db_tx_add(tx, s_sql_consent_insert, 9, p);
-        else
+        if (call->phase == 0) { /* validation requires the idempotency key */
+            p[9] = s_event(call, true, call->id);
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_consent_insert, 10, p);
+        } else
             call->stmt[2] = sp_db_tx_add(tx, s_sql_consent_existing, 3, ex);
         break;
     }
     case OP(CONSENT_WITHDRAW): {
-        const char *p[2] = {t, req->consent_withdraw->id};
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_consent_withdraw, 2, p);
+        const char *p[3] = {t, req->consent_withdraw->id,
+                            s_event(call, false, req->consent_withdraw->id)};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_consent_withdraw, 3, p);
         break;
     }
     case OP(CONSENT_LIST): {
@@ -961,7 +1090,7 @@ static int s_ref_key_order(const void *pa, const void *pb)
 /* One statement inserting the actor_create calls among `calls`; returns its index. */
 static int s_add_actor_insert_many(registration_call_t *const *calls, int n, sp_db_tx_t *tx)
 {
-    enum { NCOL = 13 };
+    enum { NCOL = 14 }; /* 13 actor columns, then the event */
     registration_call_t *rows[REGISTRATION_BATCH_MAX];
     int nrows = 0;
     for (int i = 0; i < n && nrows < REGISTRATION_BATCH_MAX; i++)
@@ -980,6 +1109,7 @@ static int s_add_actor_insert_many(registration_call_t *const *calls, int n, sp_
         s_actor_params(c, c->req->actor_create->actor, v + 1); /* kind .. external_ref */
         v[11] = s_key(c);
         v[12] = s_hash(c);
+        v[13] = s_event(c, true, c->id);
         for (int k = 0; k < NCOL; k++)
             s_array_elem(&cols[k], v[k]);
     }
