@@ -182,6 +182,8 @@ static void s_on_subscription(void *socket, void *arg)
         return;
     }
     bool subscribe = data[0] == 1;
+    sp_log_debug(subscribe ? "subscription" : "unsubscription",
+                 SP_LOG_INT("prefix_bytes", size - 1), SP_LOG_END);
     if (self->allow) {
         /* manual mode: apply it to this subscriber only; the XSUB already
          * takes everything from the publishers */
