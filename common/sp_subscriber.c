@@ -634,7 +634,8 @@ void sp_subscriber_destroy(sp_subscriber_t **self_p)
         return;
     self->closing = true;
     if (self->current) {
-        sp_log_warn("subscriber destroyed with an apply in progress",
+        sp_log_info("subscriber destroyed with an apply in progress; its event is left to the "
+                    "next start",
                     SP_LOG_STR("stream", self->stream), SP_LOG_INT("seq", self->current->seq),
                     SP_LOG_END);
         s_item_free(self->current);
