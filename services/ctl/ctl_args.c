@@ -14,6 +14,7 @@
 
 #include "sp_client.h"
 #include "sp_error.h"
+#include "sp_outbox.h"
 #include "sp_pbenum.h"
 
 #include <errno.h>
@@ -51,6 +52,7 @@ struct ctl_command_t {
     unsigned flags;
     Samspil__V1__RegistrationReply__ResultCase result;
     ctl_build_fn build;
+    ctl_action_t action;
 };
 
 #define S(flag_, meta_, help_)                                                                     \
@@ -119,6 +121,11 @@ static const ctl_opt_t s_global_opts[] = {
     {.opt = {.flag = "idempotency-key",
              .metavar = "KEY",
              .help = "key sent with a write (default: a random key per invocation)"}},
+    {.opt = {.flag = "key",
+             .env = "SAMSPIL_KEY",
+             .metavar = "FILE",
+             .help = "certificate to act with (default: HOME/keys/operator.cert; "
+                     "SAMSPIL_PLAINTEXT=1: none)"}},
 };
 
 static const ctl_opt_t s_tenant_create[] = {
@@ -232,6 +239,21 @@ static const ctl_opt_t s_consent_list[] = {
     PAGE_OPTS,
 };
 
+static const ctl_opt_t s_events_tail[] = {
+    {.opt = {.flag = "stream",
+             .metavar = "NAME",
+             .default_value = "registration",
+             .help = "the stream (publishing service) to follow"}},
+    S("from", "SEQ", "first replay the stream from this sequence number, then follow it live"),
+    S("type", "PREFIX", "only events whose type starts with this, e.g. membership."),
+    S("count", "N", "exit 0 after printing N events"),
+    {.opt = {.flag = "events",
+             .env = "SAMSPIL_EVENTS_OUT",
+             .metavar = "ENDPOINT",
+             .help = "the broker's events-out endpoint (default: ipc://<absolute "
+                     "HOME>/run/events-out.ipc)"}},
+};
+
 /* builders, defined below */
 static int s_build_tenant_create(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
 static int s_build_tenant_get(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
@@ -260,86 +282,102 @@ static int s_build_consent_list(const ctl_invocation_t *, ctl_request_t *, sp_bu
 
 static const ctl_command_t s_commands[] = {
     {"status", NULL, NULL, 0, 0, "show the services on the broker and their workers",
-     "samspilctl status", NO_OPTS, CTL_SHOW_STATUS, 0, R(_NOT_SET), NULL},
+     "samspilctl status", NO_OPTS, CTL_SHOW_STATUS, 0, R(_NOT_SET), NULL, CTL_ACT_STATUS},
 
     {"tenant", "create", NULL, 0, 0, "register a tenant (a municipality); operators only",
      "samspilctl tenant create --code 751 --name \"Aarhus Kommune\"", OPTS(s_tenant_create),
-     CTL_SHOW_ID, CTL_WRITE, R(TENANT), s_build_tenant_create},
+     CTL_SHOW_ID, CTL_WRITE, R(TENANT), s_build_tenant_create, CTL_ACT_REGISTRATION},
     {"tenant", "get", "CODE", 1, 1, "show one tenant", "samspilctl tenant get 751", NO_OPTS,
-     CTL_SHOW_ENTITY, 0, R(TENANT), s_build_tenant_get},
+     CTL_SHOW_ENTITY, 0, R(TENANT), s_build_tenant_get, CTL_ACT_REGISTRATION},
     {"tenant", "list", NULL, 0, 0, "list the tenants", "samspilctl tenant list --all",
-     OPTS(s_page_only), CTL_SHOW_LIST, 0, R(TENANTS), s_build_tenant_list},
+     OPTS(s_page_only), CTL_SHOW_LIST, 0, R(TENANTS), s_build_tenant_list, CTL_ACT_REGISTRATION},
 
     {"partnership", "create", NULL, 0, 0, "register a partnership",
      "samspilctl --tenant 751 partnership create --name \"Tryg i Gellerup\" \\\n"
      "      --purpose \"children thrive in school\" --status active",
      OPTS(s_partnership_create), CTL_SHOW_ID, CTL_TENANT | CTL_WRITE, R(PARTNERSHIP),
-     s_build_partnership_create},
+     s_build_partnership_create, CTL_ACT_REGISTRATION},
     {"partnership", "get", "ID", 1, 1, "show one partnership",
      "samspilctl --tenant 751 partnership get 6f1c2d3e-0000-4000-8000-000000000001", NO_OPTS,
-     CTL_SHOW_ENTITY, CTL_TENANT, R(PARTNERSHIP), s_build_partnership_get},
+     CTL_SHOW_ENTITY, CTL_TENANT, R(PARTNERSHIP), s_build_partnership_get, CTL_ACT_REGISTRATION},
     {"partnership", "list", NULL, 0, 0, "list partnerships",
      "samspilctl --tenant 751 partnership list --status active -o json", OPTS(s_partnership_list),
-     CTL_SHOW_LIST, CTL_TENANT, R(PARTNERSHIPS), s_build_partnership_list},
+     CTL_SHOW_LIST, CTL_TENANT, R(PARTNERSHIPS), s_build_partnership_list, CTL_ACT_REGISTRATION},
     {"partnership", "update", "ID", 1, 1, "change the fields given as options",
      "samspilctl --tenant 751 partnership update 6f1c2d3e-0000-4000-8000-000000000001 "
      "--status paused",
      OPTS(s_partnership_update), CTL_SHOW_ENTITY, CTL_TENANT | CTL_WRITE, R(PARTNERSHIP),
-     s_build_partnership_update},
+     s_build_partnership_update, CTL_ACT_REGISTRATION},
 
     {"actor", "create", NULL, 0, 0, "register an actor: a citizen, professional or organisation",
      "id=$(samspilctl --tenant 751 actor create --kind citizen --name \"Jens Hansen\" \\\n"
      "      --interest skole --language da --phone 20304050 --external-ref sag:4711)",
-     OPTS(s_actor_create), CTL_SHOW_ID, CTL_TENANT | CTL_WRITE, R(ACTOR), s_build_actor_create},
+     OPTS(s_actor_create), CTL_SHOW_ID, CTL_TENANT | CTL_WRITE, R(ACTOR), s_build_actor_create,
+     CTL_ACT_REGISTRATION},
     {"actor", "get", "[ID]", 0, 1, "show one actor, by id or by --external-ref",
      "samspilctl --tenant 751 actor get --external-ref sag:4711", OPTS(s_actor_get),
-     CTL_SHOW_ENTITY, CTL_TENANT, R(ACTOR), s_build_actor_get},
+     CTL_SHOW_ENTITY, CTL_TENANT, R(ACTOR), s_build_actor_get, CTL_ACT_REGISTRATION},
     {"actor", "list", NULL, 0, 0, "list actors",
      "samspilctl --tenant 751 actor list --kind citizen --interest skole --all", OPTS(s_actor_list),
-     CTL_SHOW_LIST, CTL_TENANT, R(ACTORS), s_build_actor_list},
+     CTL_SHOW_LIST, CTL_TENANT, R(ACTORS), s_build_actor_list, CTL_ACT_REGISTRATION},
     {"actor", "update", "ID", 1, 1, "change the fields given as options",
      "samspilctl --tenant 751 actor update \"$id\" --interest skole --interest idraet",
-     OPTS(s_actor_update), CTL_SHOW_ENTITY, CTL_TENANT | CTL_WRITE, R(ACTOR), s_build_actor_update},
+     OPTS(s_actor_update), CTL_SHOW_ENTITY, CTL_TENANT | CTL_WRITE, R(ACTOR), s_build_actor_update,
+     CTL_ACT_REGISTRATION},
     {"actor", "upsert", NULL, 0, 0,
      "create the actor with this external reference, or replace its fields",
      "samspilctl --tenant 751 actor upsert --external-ref sag:4711 --kind citizen \\\n"
      "      --name \"Jens Hansen\" --language da",
-     OPTS(s_actor_upsert), CTL_SHOW_ID, CTL_TENANT | CTL_WRITE, R(ACTOR), s_build_actor_upsert},
+     OPTS(s_actor_upsert), CTL_SHOW_ID, CTL_TENANT | CTL_WRITE, R(ACTOR), s_build_actor_upsert,
+     CTL_ACT_REGISTRATION},
 
     {"member", "add", NULL, 0, 0, "add an actor to a partnership",
      "samspilctl --tenant 751 member add --partnership \"$p\" --actor \"$id\" \\\n"
      "      --role initiator --role active --knowledge experiential",
-     OPTS(s_member_add), CTL_SHOW_ID, CTL_TENANT | CTL_WRITE, R(MEMBERSHIP), s_build_member_add},
+     OPTS(s_member_add), CTL_SHOW_ID, CTL_TENANT | CTL_WRITE, R(MEMBERSHIP), s_build_member_add,
+     CTL_ACT_REGISTRATION},
     {"member", "list", NULL, 0, 0, "list the memberships of a partnership or of an actor",
      "samspilctl --tenant 751 member list --partnership \"$p\" --include-ended",
-     OPTS(s_member_list), CTL_SHOW_LIST, CTL_TENANT, R(MEMBERSHIPS), s_build_member_list},
+     OPTS(s_member_list), CTL_SHOW_LIST, CTL_TENANT, R(MEMBERSHIPS), s_build_member_list,
+     CTL_ACT_REGISTRATION},
     {"member", "end", "ID", 1, 1, "end a membership",
      "samspilctl --tenant 751 member end \"$m\" --date 2026-06-30", OPTS(s_member_end),
-     CTL_SHOW_ENTITY, CTL_TENANT | CTL_WRITE, R(MEMBERSHIP), s_build_member_end},
+     CTL_SHOW_ENTITY, CTL_TENANT | CTL_WRITE, R(MEMBERSHIP), s_build_member_end,
+     CTL_ACT_REGISTRATION},
 
     {"relation", "add", NULL, 0, 0, "record a tie between two actors",
      "samspilctl --tenant 751 relation add --from \"$a\" --to \"$b\" --kind trusts",
-     OPTS(s_relation_add), CTL_SHOW_ID, CTL_TENANT | CTL_WRITE, R(RELATION), s_build_relation_add},
+     OPTS(s_relation_add), CTL_SHOW_ID, CTL_TENANT | CTL_WRITE, R(RELATION), s_build_relation_add,
+     CTL_ACT_REGISTRATION},
     {"relation", "list", NULL, 0, 0, "list the ties of an actor or recorded in a partnership",
      "samspilctl --tenant 751 relation list --actor \"$a\"", OPTS(s_relation_list), CTL_SHOW_LIST,
-     CTL_TENANT, R(RELATIONS), s_build_relation_list},
+     CTL_TENANT, R(RELATIONS), s_build_relation_list, CTL_ACT_REGISTRATION},
 
     {"consent", "record", NULL, 0, 0, "record a consent an actor gave",
      "samspilctl --tenant 751 consent record --actor \"$id\" --purpose contact \\\n"
      "      --channel paper --text-version 2026-01",
      OPTS(s_consent_record), CTL_SHOW_ID, CTL_TENANT | CTL_WRITE, R(CONSENT),
-     s_build_consent_record},
+     s_build_consent_record, CTL_ACT_REGISTRATION},
     {"consent", "withdraw", "ID", 1, 1, "record that a consent was withdrawn",
      "samspilctl --tenant 751 consent withdraw \"$c\"", NO_OPTS, CTL_SHOW_ENTITY,
-     CTL_TENANT | CTL_WRITE, R(CONSENT), s_build_consent_withdraw},
+     CTL_TENANT | CTL_WRITE, R(CONSENT), s_build_consent_withdraw, CTL_ACT_REGISTRATION},
     {"consent", "list", NULL, 0, 0, "list an actor's consents",
      "samspilctl --tenant 751 consent list --actor \"$id\"", OPTS(s_consent_list), CTL_SHOW_LIST,
-     CTL_TENANT, R(CONSENTS), s_build_consent_list},
+     CTL_TENANT, R(CONSENTS), s_build_consent_list, CTL_ACT_REGISTRATION},
+
+    {"events", "tail", NULL, 0, 0, "print a stream's events as JSON lines, live",
+     "samspilctl events tail --from 1 --type membership. --count 10", OPTS(s_events_tail),
+     CTL_SHOW_LINES, 0, R(_NOT_SET), NULL, CTL_ACT_EVENTS_TAIL},
 };
 
 ctl_show_t ctl_command_show(const ctl_command_t *cmd)
 {
     return cmd->show;
+}
+
+ctl_action_t ctl_command_action(const ctl_command_t *cmd)
+{
+    return cmd->action;
 }
 
 bool ctl_command_writes(const ctl_command_t *cmd)
@@ -429,8 +467,8 @@ static void s_help_program(sp_buf_t *out)
     sp_buf_puts(out, "Usage: " CTL_PROGRAM " [GLOBAL OPTIONS] NOUN VERB [ARGS] [OPTIONS]\n"
                      "\n"
                      "Command-line client of Samspil: register partnerships, actors, memberships,\n"
-                     "relations and consent through the broker.  Global options may appear\n"
-                     "anywhere on the line.\n"
+                     "relations and consent through the broker, and follow the event streams.\n"
+                     "Global options may appear anywhere on the line.\n"
                      "\n"
                      "Commands:\n");
     for (size_t i = 0; i < COUNT(s_commands); i++) {
@@ -500,6 +538,15 @@ static void s_help_command(sp_buf_t *out, const ctl_command_t *c)
         sp_buf_puts(out, "Prints SERVICE WORKERS CREDIT IN-FLIGHT QUEUED per service; with -o "
                          "json the\nBrokerStatus.  Exits 3 when the broker does not answer.\n");
         break;
+    case CTL_SHOW_LINES:
+        sp_buf_puts(out,
+                    "Prints one JSON object per event and line: stream, seq, tenant, type,\n"
+                    "entity_id, occurred_at (RFC 3339 UTC, microseconds) and the payload's\n"
+                    "fields.  Without --from it starts at the stream's current head; with\n"
+                    "--from it replays from that sequence number first and then follows the\n"
+                    "stream live, without gaps or duplicates.  Runs until interrupted (SIGINT\n"
+                    "or SIGTERM: exit 0) or until --count events were printed.\n");
+        break;
     }
     if (c->nopts) {
         sp_buf_puts(out, "\nOptions:\n");
@@ -508,7 +555,7 @@ static void s_help_command(sp_buf_t *out, const ctl_command_t *c)
     }
     sp_buf_puts(out, "\nGlobal options (anywhere on the line; see '" CTL_PROGRAM " --help'):\n"
                      "  --tenant CODE, --broker ENDPOINT, --home DIR, -o/--output text|json,\n"
-                     "  --timeout-ms MS, --idempotency-key KEY, --help, --version\n");
+                     "  --timeout-ms MS, --idempotency-key KEY, --key FILE, --help, --version\n");
     sp_buf_printf(out, "\nExample:\n  %s\n", c->example);
 }
 
@@ -649,6 +696,99 @@ static ctl_parse_t s_check_options(ctl_invocation_t *inv, sp_buf_t *err)
     return CTL_PARSE_OK;
 }
 
+/* Parse an unsigned decimal integer (digits only); -1 when it is not one
+ * or does not fit in 64 bits. */
+static int s_parse_u64(const char *text, uint64_t *out)
+{
+    if (!text || !*text)
+        return -1;
+    uint64_t v = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        unsigned d = (unsigned)(*p - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The suite home as an absolute path (what sp_client_default_endpoint
+ * resolves it to), into `out`.  Returns 0, or -1 when it does not fit. */
+static int s_absolute_home(const char *home, char *out, size_t outlen)
+{
+    static const char prefix[] = "ipc://", suffix[] = "/run/broker.ipc";
+    char endpoint[4200];
+    if (!sp_client_default_endpoint(home, endpoint, sizeof endpoint))
+        return -1;
+    size_t len = strlen(endpoint);
+    if (len < sizeof prefix - 1 + sizeof suffix - 1 ||
+        strncmp(endpoint, prefix, sizeof prefix - 1) != 0 ||
+        strcmp(endpoint + len - (sizeof suffix - 1), suffix) != 0)
+        return -1;
+    size_t n = len - (sizeof prefix - 1) - (sizeof suffix - 1);
+    if (n >= outlen)
+        return -1;
+    memcpy(out, endpoint + sizeof prefix - 1, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* A stream name: 1..63 of [A-Za-z0-9._-] (it is the first part of a topic
+ * and of the replay service's name). */
+static bool s_stream_valid(const char *stream)
+{
+    size_t n = strlen(stream);
+    if (n == 0 || n > 63)
+        return false;
+    for (const char *p = stream; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+/* `events tail`: check and resolve its options into inv->events. */
+static ctl_parse_t s_resolve_events(ctl_invocation_t *inv, sp_buf_t *err)
+{
+    ctl_events_opts_t *ev = &inv->events;
+    char quoted[96];
+    ev->stream = s_opt(inv, "stream")->value;
+    if (!ev->stream || !s_stream_valid(ev->stream))
+        return s_usage(inv, err,
+                       "invalid value \"%s\" for --stream: expected a service name such as "
+                       "registration",
+                       sp_error_quote(ev->stream ? ev->stream : "", 48, quoted, sizeof quoted));
+    ev->type_prefix = s_val(inv, "type") ? s_val(inv, "type") : "";
+    if (s_isset(inv, "from")) {
+        if (s_parse_u64(s_val(inv, "from"), &ev->from) < 0)
+            return s_usage(inv, err,
+                           "invalid value \"%s\" for --from: expected a sequence number, 1 or "
+                           "more",
+                           sp_error_quote(s_val(inv, "from"), 48, quoted, sizeof quoted));
+        ev->has_from = true;
+    }
+    if (s_isset(inv, "count")) {
+        if (s_parse_u64(s_val(inv, "count"), &ev->count) < 0 || ev->count == 0)
+            return s_usage(inv, err,
+                           "invalid value \"%s\" for --count: expected a number of events, 1 or "
+                           "more",
+                           sp_error_quote(s_val(inv, "count"), 48, quoted, sizeof quoted));
+    }
+    if (s_val(inv, "events") && *s_val(inv, "events")) {
+        ev->endpoint = s_val(inv, "events");
+        return CTL_PARSE_OK;
+    }
+    char home[4096];
+    if (s_absolute_home(inv->home, home, sizeof home) < 0)
+        return s_usage(inv, err, "could not resolve the home directory \"%s\"",
+                       sp_error_quote(inv->home, 48, quoted, sizeof quoted));
+    ev->endpoint = sp_events_out_default(home, ev->endpoint_buf, sizeof ev->endpoint_buf);
+    return CTL_PARSE_OK;
+}
+
 /* Resolve the global options into the invocation's fields. */
 static ctl_parse_t s_resolve_globals(ctl_invocation_t *inv, sp_buf_t *err)
 {
@@ -682,8 +822,14 @@ static ctl_parse_t s_resolve_globals(ctl_invocation_t *inv, sp_buf_t *err)
         inv->broker = sp_client_default_endpoint(home && *home ? home : "./var", inv->broker_buf,
                                                  sizeof inv->broker_buf);
     }
+    inv->home = s_opt(inv, "home")->value;
+    if (!inv->home || !*inv->home)
+        inv->home = "./var";
+    inv->key_path = s_val(inv, "key") && *s_val(inv, "key") ? s_val(inv, "key") : NULL;
     if ((inv->cmd->flags & CTL_TENANT) && (!inv->tenant || !*inv->tenant))
         return s_usage(inv, err, "no tenant: give --tenant CODE or set SAMSPIL_TENANT");
+    if (inv->cmd->action == CTL_ACT_EVENTS_TAIL)
+        return s_resolve_events(inv, err);
     return CTL_PARSE_OK;
 }
 

@@ -12,6 +12,7 @@
 #include "sp_config.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define CTL_PROGRAM "samspilctl"
@@ -26,11 +27,30 @@ typedef enum {
     CTL_SHOW_ENTITY, /* get/update/end/withdraw: "field: value" lines; json: the entity */
     CTL_SHOW_LIST,   /* list: one line per item; json: {"items": [...], "next": "..."} */
     CTL_SHOW_STATUS, /* status: the broker's service table; json: BrokerStatus */
+    CTL_SHOW_LINES,  /* events tail: one JSON object per line, as they come */
 } ctl_show_t;
+
+/* What a command does (main.c dispatches on it). */
+typedef enum {
+    CTL_ACT_REGISTRATION = 0, /* one RegistrationRequest (per page with --all) */
+    CTL_ACT_STATUS,           /* mmi.status on the broker */
+    CTL_ACT_EVENTS_TAIL,      /* follow an event stream (ctl_tail.c) */
+} ctl_action_t;
 
 typedef enum { CTL_OUTPUT_TEXT = 0, CTL_OUTPUT_JSON } ctl_output_t;
 
 typedef struct ctl_command_t ctl_command_t;
+
+/* `events tail` options, resolved and checked. */
+typedef struct {
+    const char *stream;      /* "registration" unless --stream */
+    const char *type_prefix; /* "" when --type is not given: every type */
+    const char *endpoint;    /* --events, SAMSPIL_EVENTS_OUT, or under --home */
+    bool has_from;           /* --from given: replay from `from` first */
+    uint64_t from;           /* first seq to print (0 and 1: the beginning) */
+    uint64_t count;          /* exit after this many events; 0: never */
+    char endpoint_buf[4200];
+} ctl_events_opts_t;
 
 /* One parsed command line. */
 typedef struct {
@@ -44,10 +64,13 @@ typedef struct {
     const char *tenant;          /* NULL when not given */
     const char *broker;          /* endpoint: --broker, or derived from --home */
     const char *idempotency_key; /* NULL when not given */
+    const char *home;            /* --home / SAMSPIL_HOME as given (default "./var") */
+    const char *key_path;        /* --key / SAMSPIL_KEY, or NULL: the default certificate */
     ctl_output_t output;
     int timeout_ms;
     bool all; /* list --all: follow `next` to the end */
     char broker_buf[4200];
+    ctl_events_opts_t events; /* events tail */
 } ctl_invocation_t;
 
 typedef enum {
@@ -68,6 +91,7 @@ void ctl_args_help(const ctl_invocation_t *inv, sp_buf_t *out);
 
 /* Facts about the parsed command. */
 ctl_show_t ctl_command_show(const ctl_command_t *cmd);
+ctl_action_t ctl_command_action(const ctl_command_t *cmd);
 bool ctl_command_writes(const ctl_command_t *cmd); /* sends an idempotency key */
 const char *ctl_command_name(const ctl_command_t *cmd, char *out,
                              size_t outlen); /* "actor create" */

@@ -9,12 +9,15 @@
  * of a list that has more.
  */
 #include "ctl_args.h"
+#include "ctl_client.h"
 #include "ctl_output.h"
+#include "ctl_tail.h"
 
 #include "samspil/v1/broker.pb-c.h"
 #include "samspil/v1/registration.pb-c.h"
 #include "sp_client.h"
 #include "sp_error.h"
+#include "sp_log.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -22,77 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CTL_EXIT_OK 0
-#define CTL_EXIT_REPLY 1
-#define CTL_EXIT_USAGE 2
-#define CTL_EXIT_UNAVAILABLE 3
-
 #define CTL_REGISTRATION_SERVICE "samspil.registration"
 #define CTL_STATUS_SERVICE "mmi.status"
 
-static int s_write(FILE *stream, const sp_buf_t *buf)
-{
-    if (buf->len && fwrite(buf->data, 1, buf->len, stream) != buf->len)
-        return -1;
-    return fflush(stream);
-}
-
-/* Print `buf` on stdout; exit status 0, or 1 when stdout cannot be written. */
-static int s_emit(const sp_buf_t *buf)
-{
-    if (s_write(stdout, buf) < 0) {
-        fprintf(stderr, CTL_PROGRAM ": could not write the output: %s\n", strerror(errno));
-        return CTL_EXIT_REPLY;
-    }
-    return CTL_EXIT_OK;
-}
-
-/* Report a failed sp_client call (errno set) and return the exit status. */
-static int s_call_failed(const ctl_invocation_t *inv, const char *service)
-{
-    if (errno == ETIMEDOUT) {
-        fprintf(stderr,
-                CTL_PROGRAM ": no reply from %s at the broker %s within %d ms (3 attempts)\n",
-                service, inv->broker, inv->timeout_ms);
-        return CTL_EXIT_UNAVAILABLE;
-    }
-    if (errno == EPROTO) {
-        fprintf(stderr, CTL_PROGRAM ": malformed reply from %s\n", service);
-        return CTL_EXIT_REPLY;
-    }
-    fprintf(stderr, CTL_PROGRAM ": could not send to the broker at %s: %s\n", inv->broker,
-            strerror(errno));
-    return CTL_EXIT_UNAVAILABLE;
-}
-
-static int s_error_reply(const Samspil__V1__Error *err)
-{
-    sp_buf_t buf;
-    sp_buf_init(&buf);
-    ctl_output_error(&buf, err);
-    s_write(stderr, &buf);
-    sp_buf_free(&buf);
-    return err->code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE ? CTL_EXIT_UNAVAILABLE
-                                                                        : CTL_EXIT_REPLY;
-}
-
-static sp_client_t *s_connect(const ctl_invocation_t *inv)
-{
-    sp_client_t *client = sp_client_new(inv->broker);
-    if (!client) {
-        fprintf(stderr, CTL_PROGRAM ": could not connect to the broker at %s: %s\n", inv->broker,
-                strerror(errno));
-        return NULL;
-    }
-    sp_client_set_timeout(client, inv->timeout_ms);
-    sp_client_set_retries(client, 2);
-    return client;
-}
-
 /* `status`: ask the broker itself (mmi.status). */
-static int s_status(const ctl_invocation_t *inv)
+static int s_status(const ctl_invocation_t *inv, const sp_curve_client_t *curve)
 {
-    sp_client_t *client = s_connect(inv);
+    sp_client_t *client = ctl_connect(inv, curve);
     if (!client)
         return CTL_EXIT_UNAVAILABLE;
     uint8_t *body = NULL;
@@ -100,7 +39,7 @@ static int s_status(const ctl_invocation_t *inv)
     int rc = sp_client_call(client, CTL_STATUS_SERVICE, "", 0, &body, &len);
     sp_client_destroy(&client);
     if (rc < 0)
-        return s_call_failed(inv, CTL_STATUS_SERVICE);
+        return ctl_call_failed(inv, CTL_STATUS_SERVICE);
     Samspil__V1__BrokerStatus *status = samspil__v1__broker_status__unpack(NULL, len, body);
     free(body);
     if (!status) {
@@ -109,7 +48,7 @@ static int s_status(const ctl_invocation_t *inv)
     }
     int exit_code;
     if (status->error && status->error->code != SP_OK) {
-        exit_code = s_error_reply(status->error);
+        exit_code = ctl_error_reply(status->error);
     } else {
         sp_buf_t out;
         sp_buf_init(&out);
@@ -117,7 +56,7 @@ static int s_status(const ctl_invocation_t *inv)
             ctl_output_json(&out, &status->base);
         else
             ctl_output_status_text(&out, status);
-        exit_code = s_emit(&out);
+        exit_code = ctl_emit(&out);
         sp_buf_free(&out);
     }
     samspil__v1__broker_status__free_unpacked(status, NULL);
@@ -152,13 +91,13 @@ static int s_show_one(const ctl_invocation_t *inv, const ProtobufCMessage *resul
         ctl_output_id(&out, result);
     else
         ctl_output_fields(&out, result);
-    int rc = s_emit(&out);
+    int rc = ctl_emit(&out);
     sp_buf_free(&out);
     return rc;
 }
 
 /* A registration command: one request, or one per page with --all. */
-static int s_registration(const ctl_invocation_t *inv)
+static int s_registration(const ctl_invocation_t *inv, const sp_curve_client_t *curve)
 {
     char key[2 * 16 + 1];
     const char *idempotency_key = inv->idempotency_key;
@@ -174,13 +113,13 @@ static int s_registration(const ctl_invocation_t *inv)
     sp_buf_t err;
     sp_buf_init(&err);
     if (ctl_args_build(inv, idempotency_key, r, &err) < 0) {
-        s_write(stderr, &err);
+        ctl_write(stderr, &err);
         sp_buf_free(&err);
         free(r);
         return CTL_EXIT_USAGE;
     }
     sp_buf_free(&err);
-    sp_client_t *client = s_connect(inv);
+    sp_client_t *client = ctl_connect(inv, curve);
     if (!client) {
         free(r);
         return CTL_EXIT_UNAVAILABLE;
@@ -194,13 +133,13 @@ static int s_registration(const ctl_invocation_t *inv)
         ProtobufCMessage *msg = NULL;
         if (sp_client_call_pb(client, CTL_REGISTRATION_SERVICE, &r->req.base,
                               &samspil__v1__registration_reply__descriptor, &msg) < 0) {
-            exit_code = s_call_failed(inv, CTL_REGISTRATION_SERVICE);
+            exit_code = ctl_call_failed(inv, CTL_REGISTRATION_SERVICE);
             break;
         }
         s_ptrs_push(&replies, msg);
         const Samspil__V1__RegistrationReply *reply = (const Samspil__V1__RegistrationReply *)msg;
         if (reply->result_case == SAMSPIL__V1__REGISTRATION_REPLY__RESULT_ERROR && reply->error) {
-            exit_code = s_error_reply(reply->error);
+            exit_code = ctl_error_reply(reply->error);
             break;
         }
         const ProtobufCMessage *result = ctl_reply_result(reply);
@@ -237,7 +176,7 @@ static int s_registration(const ctl_invocation_t *inv)
             ctl_output_list_json(&out, list, items.len, next);
         else
             ctl_output_list_text(&out, list, items.len);
-        exit_code = s_emit(&out);
+        exit_code = ctl_emit(&out);
         sp_buf_free(&out);
         if (exit_code == CTL_EXIT_OK && inv->output == CTL_OUTPUT_TEXT && *next)
             fprintf(stderr, "next: %s\n", next);
@@ -251,12 +190,44 @@ static int s_registration(const ctl_invocation_t *inv)
     return exit_code;
 }
 
+/* Run a parsed command. */
+static int s_run(const ctl_invocation_t *inv)
+{
+    sp_curve_client_t *curve = malloc(sizeof *curve);
+    if (!curve)
+        abort();
+    int exit_code;
+    if (ctl_load_curve(inv, curve) < 0) {
+        exit_code = CTL_EXIT_USAGE;
+    } else {
+        switch (ctl_command_action(inv->cmd)) {
+        case CTL_ACT_STATUS:
+            exit_code = s_status(inv, curve);
+            break;
+        case CTL_ACT_EVENTS_TAIL:
+            exit_code = ctl_tail_run(inv, curve);
+            break;
+        case CTL_ACT_REGISTRATION:
+        default:
+            exit_code = s_registration(inv, curve);
+            break;
+        }
+    }
+    sodium_memzero(curve, sizeof *curve);
+    free(curve);
+    return exit_code;
+}
+
 int main(int argc, char **argv)
 {
     if (sodium_init() < 0) {
         fprintf(stderr, CTL_PROGRAM ": could not initialise libsodium\n");
         return CTL_EXIT_REPLY;
     }
+    /* the modules samspilctl uses log JSON lines on stderr: only warnings and
+     * errors unless SAMSPIL_LOG_LEVEL asks for more */
+    sp_log_set_level(SP_LOG_WARN);
+    sp_log_init(CTL_PROGRAM);
     ctl_invocation_t *inv = malloc(sizeof *inv);
     if (!inv)
         abort();
@@ -266,19 +237,18 @@ int main(int argc, char **argv)
     switch (ctl_args_parse(inv, argc, argv, &text)) {
     case CTL_PARSE_HELP:
         ctl_args_help(inv, &text);
-        exit_code = s_emit(&text);
+        exit_code = ctl_emit(&text);
         break;
     case CTL_PARSE_VERSION:
         printf(CTL_PROGRAM " %s\n", SAMSPIL_VERSION);
         exit_code = CTL_EXIT_OK;
         break;
     case CTL_PARSE_USAGE:
-        s_write(stderr, &text);
+        ctl_write(stderr, &text);
         exit_code = CTL_EXIT_USAGE;
         break;
     default:
-        exit_code =
-            ctl_command_show(inv->cmd) == CTL_SHOW_STATUS ? s_status(inv) : s_registration(inv);
+        exit_code = s_run(inv);
         break;
     }
     sp_buf_free(&text);

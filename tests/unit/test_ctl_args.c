@@ -28,6 +28,8 @@ static int s_setup(void **state)
     unsetenv("SAMSPIL_BROKER");
     unsetenv("SAMSPIL_HOME");
     unsetenv("SAMSPIL_TIMEOUT_MS");
+    unsetenv("SAMSPIL_EVENTS_OUT");
+    unsetenv("SAMSPIL_KEY");
     sp_buf_init(&s_err);
     return 0;
 }
@@ -528,6 +530,68 @@ static void test_help_and_usage(void **state)
     assert_int_equal(s_parse(ARGC(u7), u7), CTL_PARSE_USAGE);
 }
 
+static void test_events_tail(void **state)
+{
+    (void)state;
+    setenv("SAMSPIL_HOME", "/srv/samspil/", 1);
+    setenv("SAMSPIL_TENANT", "751", 1); /* ignored: the tail is not per tenant */
+    char *a1[] = {"samspilctl", "events", "tail"};
+    assert_int_equal(s_parse(ARGC(a1), a1), CTL_PARSE_OK);
+    assert_int_equal(ctl_command_action(s_inv.cmd), CTL_ACT_EVENTS_TAIL);
+    assert_int_equal(ctl_command_show(s_inv.cmd), CTL_SHOW_LINES);
+    assert_string_equal(s_inv.events.stream, "registration");
+    assert_string_equal(s_inv.events.type_prefix, "");
+    assert_false(s_inv.events.has_from);
+    assert_int_equal(s_inv.events.count, 0);
+    assert_string_equal(s_inv.events.endpoint, "ipc:///srv/samspil/run/events-out.ipc");
+    assert_string_equal(s_inv.broker, "ipc:///srv/samspil/run/broker.ipc");
+    assert_null(s_inv.key_path);
+
+    char *a2[] = {"samspilctl", "events",   "tail",      "--from", "18446744073709551615",
+                  "--type",     "member",   "--count",   "3",      "--stream",
+                  "voting",     "--events", "tcp://h:5", "--key",  "/k/alice.cert"};
+    assert_int_equal(s_parse(ARGC(a2), a2), CTL_PARSE_OK);
+    assert_true(s_inv.events.has_from);
+    assert_true(s_inv.events.from == UINT64_MAX);
+    assert_string_equal(s_inv.events.type_prefix, "member");
+    assert_int_equal(s_inv.events.count, 3);
+    assert_string_equal(s_inv.events.stream, "voting");
+    assert_string_equal(s_inv.events.endpoint, "tcp://h:5");
+    assert_string_equal(s_inv.key_path, "/k/alice.cert");
+
+    setenv("SAMSPIL_EVENTS_OUT", "ipc:///x/out.ipc", 1);
+    setenv("SAMSPIL_KEY", "/k/env.cert", 1);
+    char *a3[] = {"samspilctl", "events", "tail", "--from", "0"};
+    assert_int_equal(s_parse(ARGC(a3), a3), CTL_PARSE_OK);
+    assert_true(s_inv.events.has_from);
+    assert_true(s_inv.events.from == 0);
+    assert_string_equal(s_inv.events.endpoint, "ipc:///x/out.ipc");
+    assert_string_equal(s_inv.key_path, "/k/env.cert");
+
+    char *b1[] = {"samspilctl", "events", "tail", "--from", "-1"};
+    s_expect_parse_usage(ARGC(b1), b1, "\"-1\" for --from");
+    char *b2[] = {"samspilctl", "events", "tail", "--from", "18446744073709551616"};
+    s_expect_parse_usage(ARGC(b2), b2, "for --from: expected a sequence number");
+    char *b3[] = {"samspilctl", "events", "tail", "--count", "0"};
+    s_expect_parse_usage(ARGC(b3), b3, "\"0\" for --count");
+    char *b4[] = {"samspilctl", "events", "tail", "--stream", "a/b"};
+    s_expect_parse_usage(ARGC(b4), b4, "\"a/b\" for --stream");
+    char *b5[] = {"samspilctl", "events", "tail", "--stream", ""};
+    s_expect_parse_usage(ARGC(b5), b5, "for --stream");
+    char *b6[] = {"samspilctl", "events", "follow"};
+    s_expect_parse_usage(ARGC(b6), b6, "unknown verb \"follow\": expected one of tail");
+
+    sp_buf_t help;
+    sp_buf_init(&help);
+    char *h1[] = {"samspilctl", "events", "tail", "--help"};
+    assert_int_equal(s_parse(ARGC(h1), h1), CTL_PARSE_HELP);
+    ctl_args_help(&s_inv, &help);
+    assert_non_null(strstr(help.data, "--from SEQ"));
+    assert_non_null(strstr(help.data, "SAMSPIL_EVENTS_OUT"));
+    assert_non_null(strstr(help.data, "JSON"));
+    sp_buf_free(&help);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -541,6 +605,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_actor_get, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_other_commands, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_help_and_usage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_events_tail, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,104 @@
+/*
+ * ctl_client.c - samspilctl's shared calling and reporting (see
+ * ctl_client.h).
+ */
+#include "ctl_client.h"
+
+#include "ctl_output.h"
+#include "sp_error.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+int ctl_write(FILE *stream, const sp_buf_t *buf)
+{
+    if (buf->len && fwrite(buf->data, 1, buf->len, stream) != buf->len)
+        return -1;
+    return fflush(stream);
+}
+
+int ctl_emit(const sp_buf_t *buf)
+{
+    if (ctl_write(stdout, buf) < 0) {
+        fprintf(stderr, CTL_PROGRAM ": could not write the output: %s\n", strerror(errno));
+        return CTL_EXIT_REPLY;
+    }
+    return CTL_EXIT_OK;
+}
+
+int ctl_load_curve(const ctl_invocation_t *inv, sp_curve_client_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (sp_curve_env_plaintext()) {
+        out->plaintext = true;
+        return 0;
+    }
+    char path[4200];
+    if (inv->key_path) {
+        snprintf(path, sizeof path, "%s", inv->key_path);
+    } else {
+        char home[4096];
+        if (sp_curve_home(inv->home, home, sizeof home) < 0) {
+            fprintf(stderr, CTL_PROGRAM ": the home directory path is too long\n");
+            return -1;
+        }
+        snprintf(path, sizeof path, "%s/keys/" SP_CURVE_OPERATOR_CERT, home);
+        /* TODO(curve): until the suite writes keys (issue 4), a missing
+         * default certificate means a development suite: plain text */
+        if (access(path, F_OK) != 0 && errno == ENOENT) {
+            out->plaintext = true;
+            return 0;
+        }
+    }
+    if (sp_curve_cert_read(path, out) < 0) {
+        fprintf(stderr,
+                CTL_PROGRAM ": could not use the certificate %s (give --key FILE, or set "
+                            "SAMSPIL_PLAINTEXT=1 for a development suite)\n",
+                path);
+        return -1;
+    }
+    return 0;
+}
+
+sp_client_t *ctl_connect(const ctl_invocation_t *inv, const sp_curve_client_t *curve)
+{
+    (void)curve; /* TODO(curve): sp_client takes a certificate once SEC-BROKER's API lands */
+    sp_client_t *client = sp_client_new(inv->broker);
+    if (!client) {
+        fprintf(stderr, CTL_PROGRAM ": could not connect to the broker at %s: %s\n", inv->broker,
+                strerror(errno));
+        return NULL;
+    }
+    sp_client_set_timeout(client, inv->timeout_ms);
+    sp_client_set_retries(client, 2);
+    return client;
+}
+
+int ctl_call_failed(const ctl_invocation_t *inv, const char *service)
+{
+    if (errno == ETIMEDOUT) {
+        fprintf(stderr,
+                CTL_PROGRAM ": no reply from %s at the broker %s within %d ms (3 attempts)\n",
+                service, inv->broker, inv->timeout_ms);
+        return CTL_EXIT_UNAVAILABLE;
+    }
+    if (errno == EPROTO) {
+        fprintf(stderr, CTL_PROGRAM ": malformed reply from %s\n", service);
+        return CTL_EXIT_REPLY;
+    }
+    fprintf(stderr, CTL_PROGRAM ": could not send to the broker at %s: %s\n", inv->broker,
+            strerror(errno));
+    return CTL_EXIT_UNAVAILABLE;
+}
+
+int ctl_error_reply(const Samspil__V1__Error *err)
+{
+    sp_buf_t buf;
+    sp_buf_init(&buf);
+    ctl_output_error(&buf, err);
+    ctl_write(stderr, &buf);
+    sp_buf_free(&buf);
+    return err->code == SAMSPIL__V1__ERROR_CODE__ERROR_CODE_UNAVAILABLE ? CTL_EXIT_UNAVAILABLE
+                                                                        : CTL_EXIT_REPLY;
+}
