@@ -32,6 +32,7 @@
  */
 #include "registration_handlers.h"
 
+#include "registration_access.h"
 #include "registration_redact.h"
 #include "registration_store.h"
 #include "registration_validate.h"
@@ -145,6 +146,18 @@ static void s_log(const char *op, const char *request_tenant, const sp_error_t *
         sp_log_debug("request", SP_LOG_STR("op", op), SP_LOG_STR("tenant", tenant),
                      SP_LOG_STR("outcome", outcome), SP_LOG_STR("field", err->field),
                      SP_LOG_INT("duration_us", us), SP_LOG_END);
+}
+
+/* A refused request, at info: who (client id and role), which operation,
+ * which tenant and the field refused; never the request's data. */
+static void s_log_denied(const char *op, const char *tenant, const sp_principal_t *principal,
+                         const sp_error_t *err)
+{
+    sp_log_info("permission denied", SP_LOG_STR("op", op),
+                SP_LOG_STR("tenant", s_log_tenant(tenant)),
+                SP_LOG_STR("client", principal && principal->client_id ? principal->client_id : ""),
+                SP_LOG_STR("role", sp_role_name(principal ? principal->role : 0)),
+                SP_LOG_STR("field", err->field), SP_LOG_END);
 }
 
 /* Reply with an error before any transaction ran. */
@@ -342,11 +355,18 @@ void registration_handle(sp_request_t *request, void *arg)
     registration_checked_t checked;
     if (!op) {
         sp_error_set(&err, SP_INVALID_ARGUMENT, "op", "request names no known operation");
-    } else if (registration_check_access(msg, op, principal, &err) == 0 &&
-               registration_validate(msg, &checked, &err) == 0) {
+    } else if (registration_access_check(msg, principal, &err) != 0) {
+        if (err.code == SP_PERMISSION_DENIED)
+            s_log_denied(op->name, msg->tenant, principal, &err);
+    } else if (registration_validate(msg, &checked, &err) == 0) {
         /* contact points and the vulnerable flag only from those who see them */
         registration_redact_check_write(principal, msg, checked.update_mask, &err);
     }
+    if (!sp_error_is_set(&err) &&
+        (msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_EXPORT ||
+         msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_ERASE ||
+         msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_DATA_KEY_ROTATE))
+        sp_error_set(&err, SP_UNAVAILABLE, "op", "%s is not served by this version yet", op->name);
     if (sp_error_is_set(&err)) {
         s_reply_error(h, &request, msg->correlation_id, &err, op ? op->name : "", msg->tenant,
                       started);

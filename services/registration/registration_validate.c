@@ -1,10 +1,10 @@
 /*
- * registration_validate.c - the operation table, access checks and field
- * validation for registration requests (pure, no I/O).
+ * registration_validate.c - the operation table and field validation for
+ * registration requests (pure, no I/O).
  */
 #include "registration_validate.h"
 
-#include "sp_municipality.h"
+#include "sp_crypto.h"
 #include "sp_pbenum.h"
 #include "sp_valid.h"
 
@@ -14,35 +14,30 @@
 
 #define OP(x) SAMSPIL__V1__REGISTRATION_REQUEST__OP_##x
 
-/* Who may do what.  Readers see aggregates only (reports, later), so no
- * operation on individual data is open to them. */
-#define S_OPERATOR SP_ROLE_BIT(SP_ROLE_OPERATOR)
-#define S_WRITERS                                                                                  \
-    (SP_ROLE_BIT(SP_ROLE_OPERATOR) | SP_ROLE_BIT(SP_ROLE_INTEGRATOR) |                             \
-     SP_ROLE_BIT(SP_ROLE_FACILITATOR))
-#define S_READERS S_WRITERS
-
 static const registration_op_t s_ops[] = {
-    {OP(TENANT_CREATE), "tenant_create", S_OPERATOR, false, true},
-    {OP(TENANT_GET), "tenant_get", S_OPERATOR, false, false},
-    {OP(TENANT_LIST), "tenant_list", S_OPERATOR, false, false},
-    {OP(PARTNERSHIP_CREATE), "partnership_create", S_WRITERS, true, true},
-    {OP(PARTNERSHIP_GET), "partnership_get", S_READERS, true, false},
-    {OP(PARTNERSHIP_LIST), "partnership_list", S_READERS, true, false},
-    {OP(PARTNERSHIP_UPDATE), "partnership_update", S_WRITERS, true, false},
-    {OP(ACTOR_CREATE), "actor_create", S_WRITERS, true, true},
-    {OP(ACTOR_GET), "actor_get", S_READERS, true, false},
-    {OP(ACTOR_LIST), "actor_list", S_READERS, true, false},
-    {OP(ACTOR_UPDATE), "actor_update", S_WRITERS, true, false},
-    {OP(ACTOR_UPSERT), "actor_upsert", S_WRITERS, true, true},
-    {OP(MEMBER_ADD), "member_add", S_WRITERS, true, true},
-    {OP(MEMBER_LIST), "member_list", S_READERS, true, false},
-    {OP(MEMBER_END), "member_end", S_WRITERS, true, false},
-    {OP(RELATION_ADD), "relation_add", S_WRITERS, true, true},
-    {OP(RELATION_LIST), "relation_list", S_READERS, true, false},
-    {OP(CONSENT_RECORD), "consent_record", S_WRITERS, true, true},
-    {OP(CONSENT_WITHDRAW), "consent_withdraw", S_WRITERS, true, false},
-    {OP(CONSENT_LIST), "consent_list", S_READERS, true, false},
+    {OP(TENANT_CREATE), "tenant_create", false, true},
+    {OP(TENANT_GET), "tenant_get", false, false},
+    {OP(TENANT_LIST), "tenant_list", false, false},
+    {OP(PARTNERSHIP_CREATE), "partnership_create", true, true},
+    {OP(PARTNERSHIP_GET), "partnership_get", true, false},
+    {OP(PARTNERSHIP_LIST), "partnership_list", true, false},
+    {OP(PARTNERSHIP_UPDATE), "partnership_update", true, false},
+    {OP(ACTOR_CREATE), "actor_create", true, true},
+    {OP(ACTOR_GET), "actor_get", true, false},
+    {OP(ACTOR_LIST), "actor_list", true, false},
+    {OP(ACTOR_UPDATE), "actor_update", true, false},
+    {OP(ACTOR_UPSERT), "actor_upsert", true, true},
+    {OP(MEMBER_ADD), "member_add", true, true},
+    {OP(MEMBER_LIST), "member_list", true, false},
+    {OP(MEMBER_END), "member_end", true, false},
+    {OP(RELATION_ADD), "relation_add", true, true},
+    {OP(RELATION_LIST), "relation_list", true, false},
+    {OP(CONSENT_RECORD), "consent_record", true, true},
+    {OP(CONSENT_WITHDRAW), "consent_withdraw", true, false},
+    {OP(CONSENT_LIST), "consent_list", true, false},
+    {OP(PERSON_EXPORT), "person_export", true, false},
+    {OP(PERSON_ERASE), "person_erase", true, false},
+    {OP(DATA_KEY_ROTATE), "data_key_rotate", false, false},
 };
 
 const registration_op_t *registration_op_find(registration_opcase_t op)
@@ -225,40 +220,6 @@ static int s_mask(char **mask, size_t n, const char *const *names, size_t nnames
     return 0;
 }
 
-/* ------------------------------------------------------------------ access */
-
-int registration_check_access(const Samspil__V1__RegistrationRequest *req,
-                              const registration_op_t *op, const sp_principal_t *principal,
-                              sp_error_t *err)
-{
-    if (!sp_principal_has_role(principal, op->roles))
-        return sp_error_set(err, SP_PERMISSION_DENIED, "op", "role %s may not call %s",
-                            sp_role_name(principal ? principal->role : 0), op->name);
-    if (op->tenant_scoped) {
-        const char *t = req->tenant;
-        if (s_empty(t))
-            return sp_error_set(err, SP_INVALID_ARGUMENT, "tenant",
-                                "tenant is required (a 3-digit municipality code)");
-        if (!sp_valid_is_three_digits(t))
-            return sp_valid_municipality(t, "tenant", err);
-        if (!sp_principal_may_act_for(principal, t))
-            return s_quote_fail(err, SP_PERMISSION_DENIED, "tenant",
-                                "principal may not act for tenant \"%s\"", t);
-        if (!sp_municipality_find(t))
-            return s_quote_fail(err, SP_NOT_FOUND, "tenant", "unknown tenant \"%s\"", t);
-        return 0;
-    }
-    const char *code = NULL, *field = NULL;
-    if (op->op == OP(TENANT_CREATE) && req->tenant_create)
-        code = req->tenant_create->code, field = "tenant_create.code";
-    if (op->op == OP(TENANT_GET) && req->tenant_get)
-        code = req->tenant_get->code, field = "tenant_get.code";
-    if (code && sp_valid_is_three_digits(code) && !sp_principal_may_act_for(principal, code))
-        return s_quote_fail(err, SP_PERMISSION_DENIED, field,
-                            "principal may not act for tenant \"%s\"", code);
-    return 0;
-}
-
 /* ------------------------------------------------------------------ entities */
 
 /* Validate an actor.  `mask` selects the fields to check (all for creates);
@@ -312,14 +273,72 @@ static int s_actor(const Samspil__V1__Actor *a, const char *prefix, unsigned mas
     return 0;
 }
 
-static int s_external_ref(const char *value, bool required, const char *field, sp_error_t *err)
+/* The system part of a ref ("cpr" of "cpr:0101901234") equals `system`,
+ * ignoring case (so "CPR:..." is treated, and masked, as a CPR too). */
+static bool s_ref_system(const char *value, const char *system)
+{
+    size_t n = strlen(system);
+    return value && strncasecmp(value, system, n) == 0 && value[n] == ':';
+}
+
+/* An external ref; `actor`: it may name a CPR number ("cpr:..."), checked
+ * here and never quoted in a message. */
+static int s_ref(const char *value, bool actor, const char *field, sp_error_t *err)
+{
+    char masked[32];
+    if (s_ref_system(value, SP_CPR_HMAC_SYSTEM))
+        return sp_error_set(err, SP_INVALID_ARGUMENT, field,
+                            "external ref system \"" SP_CPR_HMAC_SYSTEM "\" is reserved (send "
+                            "\"" SP_CPR_REF_SYSTEM ":<number>\")");
+    if (!s_ref_system(value, SP_CPR_REF_SYSTEM))
+        return sp_valid_external_ref(value, field, err);
+    const char *number = value + sizeof SP_CPR_REF_SYSTEM;
+    sp_cpr_mask(number, masked, sizeof masked);
+    if (!actor)
+        return sp_error_set(err, SP_INVALID_ARGUMENT, field,
+                            "a CPR number (\"cpr:%s\") may only identify an actor", masked);
+    if (strncmp(value, SP_CPR_REF_SYSTEM ":", sizeof SP_CPR_REF_SYSTEM) != 0)
+        return sp_error_set(err, SP_INVALID_ARGUMENT, field,
+                            "invalid external ref \"cpr:%s\": write the system in lower case",
+                            masked);
+    char cpr[SP_CPR_SIZE];
+    switch (sp_cpr_parse(number, cpr)) {
+    case SP_CPR_OK:
+        return 0;
+    case SP_CPR_BAD_DATE:
+        return sp_error_set(err, SP_INVALID_ARGUMENT, field,
+                            "invalid CPR number \"cpr:%s\": the first six digits are not a real "
+                            "date (DDMMYY)",
+                            masked);
+    default:
+        return sp_error_set(err, SP_INVALID_ARGUMENT, field,
+                            "invalid CPR number \"cpr:%s\": expected DDMMYY-SSSS or DDMMYYSSSS",
+                            masked);
+    }
+}
+
+static int s_external_ref(const char *value, bool required, bool actor, const char *field,
+                          sp_error_t *err)
 {
     if (s_empty(value)) {
         if (required)
             return sp_error_set(err, SP_INVALID_ARGUMENT, field, "external_ref is required");
         return 0;
     }
-    return sp_valid_external_ref(value, field, err);
+    return s_ref(value, actor, field, err);
+}
+
+/* person_export, person_erase: exactly one of an actor id and an external ref. */
+static int s_person(const char *op, const char *actor_id, const char *external_ref, sp_error_t *err)
+{
+    s_path_t p;
+    bool has_id = !s_empty(actor_id), has_ref = !s_empty(external_ref);
+    if (has_id == has_ref)
+        return sp_error_set(err, SP_INVALID_ARGUMENT, s_path(&p, op, "actor_id"),
+                            "give exactly one of actor_id and external_ref");
+    if (has_id)
+        return sp_valid_uuid(actor_id, s_path(&p, op, "actor_id"), err);
+    return s_ref(external_ref, true, s_path(&p, op, "external_ref"), err);
 }
 
 #define S_ACTOR_ALL 0xFFu
@@ -502,7 +521,7 @@ static int s_validate_op(const registration_op_t *op, const Samspil__V1__Registr
             return -1;
         if (s_partnership(o->partnership, "partnership_create.partnership", S_PARTNERSHIP_ALL, err))
             return -1;
-        return s_external_ref(o->partnership->external_ref, false,
+        return s_external_ref(o->partnership->external_ref, false, false,
                               "partnership_create.partnership.external_ref", err);
     }
     case OP(PARTNERSHIP_GET): {
@@ -539,8 +558,8 @@ static int s_validate_op(const registration_op_t *op, const Samspil__V1__Registr
             return -1;
         if (s_actor(o->actor, "actor_create.actor", S_ACTOR_ALL, true, err))
             return -1;
-        return s_external_ref(o->actor->external_ref, false, "actor_create.actor.external_ref",
-                              err);
+        return s_external_ref(o->actor->external_ref, false, true,
+                              "actor_create.actor.external_ref", err);
     }
     case OP(ACTOR_GET): {
         const Samspil__V1__ActorGet *o = req->actor_get;
@@ -552,7 +571,7 @@ static int s_validate_op(const registration_op_t *op, const Samspil__V1__Registr
                                 "give exactly one of id and external_ref");
         if (has_id)
             return sp_valid_uuid(o->id, s_path(&p, n, "id"), err);
-        return sp_valid_external_ref(o->external_ref, s_path(&p, n, "external_ref"), err);
+        return s_ref(o->external_ref, true, s_path(&p, n, "external_ref"), err);
     }
     case OP(ACTOR_LIST): {
         const Samspil__V1__ActorList *o = req->actor_list;
@@ -581,7 +600,8 @@ static int s_validate_op(const registration_op_t *op, const Samspil__V1__Registr
         const Samspil__V1__ActorUpsert *o = req->actor_upsert;
         if (s_required(o, n, err) || s_required(o->actor, s_path(&p, n, "actor"), err))
             return -1;
-        if (s_external_ref(o->actor->external_ref, true, "actor_upsert.actor.external_ref", err))
+        if (s_external_ref(o->actor->external_ref, true, true, "actor_upsert.actor.external_ref",
+                           err))
             return -1;
         return s_actor(o->actor, "actor_upsert.actor", S_ACTOR_ALL, true, err);
     }
@@ -642,6 +662,30 @@ static int s_validate_op(const registration_op_t *op, const Samspil__V1__Registr
         if (s_required(o, n, err) || s_page(o->page, n, false, out, err))
             return -1;
         return s_required_uuid(o->actor_id, s_path(&p, n, "actor_id"), err);
+    }
+
+    case OP(PERSON_EXPORT): {
+        const Samspil__V1__PersonExport *o = req->person_export;
+        if (s_required(o, n, err))
+            return -1;
+        return s_person(n, o->actor_id, o->external_ref, err);
+    }
+    case OP(PERSON_ERASE): {
+        const Samspil__V1__PersonErase *o = req->person_erase;
+        if (s_required(o, n, err))
+            return -1;
+        return s_person(n, o->actor_id, o->external_ref, err);
+    }
+    case OP(DATA_KEY_ROTATE): {
+        const Samspil__V1__DataKeyRotate *o = req->data_key_rotate;
+        if (s_required(o, n, err))
+            return -1;
+        if (o->batch > REGISTRATION_ROTATE_BATCH_MAX)
+            return sp_error_set(err, SP_INVALID_ARGUMENT, s_path(&p, n, "batch"),
+                                "batch %u is too large (at most %d)", o->batch,
+                                REGISTRATION_ROTATE_BATCH_MAX);
+        out->limit = o->batch ? o->batch : REGISTRATION_ROTATE_BATCH_DEFAULT;
+        return 0;
     }
     default:
         return sp_error_set(err, SP_INVALID_ARGUMENT, "op", "request names no known operation");

@@ -1,8 +1,14 @@
 /*
- * registration_validate.h - what a registration request may do and whether
- * it is well-formed: the table of operations (name, roles allowed, whether
- * it acts on a tenant), the principal's access to the request's tenant, and
- * validation of every field before any SQL runs.
+ * registration_validate.h - whether a registration request is well-formed:
+ * the table of operations (name, whether it acts on a tenant, whether it
+ * creates) and validation of every field before any SQL runs.  Who may
+ * call an operation is registration_access.h.
+ *
+ * External refs of actors may name a CPR number, "cpr:DDMMYY-SSSS" (or
+ * without the hyphen): it must be a real date (sp_crypto.h); messages
+ * about it never quote the number (it is masked: "cpr:******-****").  The
+ * system "cpr-hmac" is the stored form and may not be sent; partnerships
+ * take neither.
  *
  * Pure: no I/O.  Errors name the field by its dotted path in the request
  * ("actor_create.actor.name", "tenant") and quote the value.
@@ -12,7 +18,6 @@
 
 #include "samspil/v1/registration.pb-c.h"
 #include "sp_error.h"
-#include "sp_principal.h"
 
 #include <stdbool.h>
 
@@ -21,8 +26,7 @@ typedef Samspil__V1__RegistrationRequest__OpCase registration_opcase_t;
 typedef struct {
     registration_opcase_t op;
     const char *name;   /* "actor_create": also the first component of field paths */
-    unsigned roles;     /* SP_ROLE_BIT mask of the roles allowed to call it */
-    bool tenant_scoped; /* acts on request.tenant (all but tenant_*) */
+    bool tenant_scoped; /* acts on request.tenant (all but tenant_* and data_key_rotate) */
     bool create;        /* a create: request.idempotency_key applies */
 } registration_op_t;
 
@@ -39,6 +43,8 @@ const registration_op_t *registration_op_find(registration_opcase_t op);
 #define REGISTRATION_TEXT_MAX 4000   /* purpose, burning platform */
 #define REGISTRATION_POSTAL_MAX 500  /* a postal address */
 #define REGISTRATION_VERSION_MAX 100 /* a consent text version */
+#define REGISTRATION_ROTATE_BATCH_DEFAULT 200
+#define REGISTRATION_ROTATE_BATCH_MAX 5000
 
 /* update_mask bits: actor fields ... */
 #define REGISTRATION_ACTOR_NAME (1u << 0)
@@ -59,19 +65,9 @@ const registration_op_t *registration_op_find(registration_opcase_t op);
 /* What validation derived from a valid request. */
 typedef struct {
     unsigned update_mask; /* *_update: REGISTRATION_ACTOR_* or REGISTRATION_PARTNERSHIP_* bits */
-    unsigned limit;       /* lists: page size (default applied) */
+    unsigned limit;       /* lists: page size; data_key_rotate: batch (defaults applied) */
     const char *cursor;   /* lists: the page cursor, or NULL for the first page */
 } registration_checked_t;
-
-/* May `principal` run `op` on the request's tenant?  In order: the role
- * (PERMISSION_DENIED, field "op"); for tenant-scoped operations the tenant's
- * shape (INVALID_ARGUMENT "tenant"), the principal's tenants
- * (PERMISSION_DENIED "tenant") and whether the code is a municipality at all
- * (NOT_FOUND "tenant": such a tenant cannot exist); for tenant_create and
- * tenant_get the principal's tenants against the code.  Returns 0 or -1. */
-int registration_check_access(const Samspil__V1__RegistrationRequest *req,
-                              const registration_op_t *op, const sp_principal_t *principal,
-                              sp_error_t *err);
 
 /* Validate every field of the request's operation and its idempotency key
  * (required, so that a retry cannot create twice, on actor_create and

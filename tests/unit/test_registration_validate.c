@@ -1,7 +1,8 @@
 /*
  * test_registration_validate.c - unit tests for the registration operation
- * table, access checks and request validation: for each operation, the code
- * and field path of each error, and that valid requests pass.
+ * table and request validation: for each operation, the code and field
+ * path of each error, and that valid requests pass; CPR refs are checked
+ * and never quoted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,7 +46,7 @@ static void s_bad(const req_t *req, const char *field, const char *text)
                  sp_error_code_name(s_err.code), s_err.field, s_err.message);
 }
 
-/* ---------------------------------------------------------------- op table, access */
+/* ---------------------------------------------------------------- op table */
 
 static void test_op_table(void **state)
 {
@@ -57,10 +58,13 @@ static void test_op_table(void **state)
     assert_true(op->create);
     op = registration_op_find(OP(TENANT_LIST));
     assert_false(op->tenant_scoped);
-    assert_int_equal(op->roles, SP_ROLE_BIT(SP_ROLE_OPERATOR));
+    op = registration_op_find(OP(DATA_KEY_ROTATE));
+    assert_false(op->tenant_scoped);
+    assert_false(op->create);
+    assert_true(registration_op_find(OP(PERSON_ERASE))->tenant_scoped);
     assert_null(registration_op_find(SAMSPIL__V1__REGISTRATION_REQUEST__OP__NOT_SET));
     assert_null(registration_op_find((registration_opcase_t)999));
-    /* every op of the proto is in the table; readers may call none */
+    /* every op of the proto is in the table (roles: test_registration_access) */
     const ProtobufCMessageDescriptor *d = &samspil__v1__registration_request__descriptor;
     int ops = 0;
     for (unsigned i = 0; i < d->n_fields; i++) {
@@ -70,74 +74,9 @@ static void test_op_table(void **state)
         if (!op)
             fail_msg("op %s missing", d->fields[i].name);
         assert_string_equal(op->name, d->fields[i].name);
-        assert_int_equal(op->roles & SP_ROLE_BIT(SP_ROLE_READER), 0);
-        assert_true(op->roles & SP_ROLE_BIT(SP_ROLE_OPERATOR));
         ops++;
     }
-    assert_int_equal(ops, 20);
-}
-
-static sp_error_code_t s_access(const req_t *req, Samspil__V1__Role role, const char *tenant,
-                                bool all)
-{
-    Samspil__V1__Principal p = SAMSPIL__V1__PRINCIPAL__INIT;
-    char *tenants[] = {(char *)tenant};
-    p.client_id = "test";
-    p.role = role;
-    p.all_tenants = all;
-    p.n_tenants = tenant ? 1 : 0;
-    p.tenants = tenants;
-    sp_error_clear(&s_err);
-    const registration_op_t *op = registration_op_find(req->op_case);
-    int rc = registration_check_access(req, op, &p, &s_err);
-    assert_int_equal(rc, s_err.code == SP_OK ? 0 : -1);
-    return s_err.code;
-}
-
-static void test_access(void **state)
-{
-    (void)state;
-    Samspil__V1__ActorGet get = SAMSPIL__V1__ACTOR_GET__INIT;
-    req_t req = SAMSPIL__V1__REGISTRATION_REQUEST__INIT;
-    req.op_case = OP(ACTOR_GET);
-    req.actor_get = &get;
-    req.tenant = "751";
-
-    assert_int_equal(s_access(&req, SP_ROLE_OPERATOR, NULL, true), SP_OK);
-    assert_int_equal(s_access(&req, SP_ROLE_INTEGRATOR, "751", false), SP_OK);
-    assert_int_equal(s_access(&req, SP_ROLE_FACILITATOR, "751", false), SP_OK);
-    assert_int_equal(s_access(&req, SP_ROLE_READER, "751", false), SP_PERMISSION_DENIED);
-    assert_string_equal(s_err.field, "op");
-    assert_int_equal(s_access(&req, SAMSPIL__V1__ROLE__ROLE_UNSPECIFIED, "751", true),
-                     SP_PERMISSION_DENIED);
-    assert_int_equal(s_access(&req, SP_ROLE_INTEGRATOR, "101", false), SP_PERMISSION_DENIED);
-    assert_string_equal(s_err.field, "tenant");
-    assert_non_null(strstr(s_err.message, "\"751\""));
-
-    req.tenant = "07x1";
-    assert_int_equal(s_access(&req, SP_ROLE_OPERATOR, NULL, true), SP_INVALID_ARGUMENT);
-    assert_string_equal(s_err.field, "tenant");
-    assert_non_null(strstr(s_err.message, "invalid municipality code \"07x1\""));
-    req.tenant = "";
-    assert_int_equal(s_access(&req, SP_ROLE_OPERATOR, NULL, true), SP_INVALID_ARGUMENT);
-    assert_string_equal(s_err.field, "tenant");
-    req.tenant = "999"; /* the shape of a code, but no municipality: no such tenant */
-    assert_int_equal(s_access(&req, SP_ROLE_OPERATOR, NULL, true), SP_NOT_FOUND);
-    assert_string_equal(s_err.field, "tenant");
-    assert_string_equal(s_err.message, "unknown tenant \"999\"");
-
-    /* tenant operations: operators only, and only for their own tenants */
-    Samspil__V1__TenantCreate tc = SAMSPIL__V1__TENANT_CREATE__INIT;
-    tc.code = "751";
-    tc.name = "Aarhus Kommune";
-    req_t treq = SAMSPIL__V1__REGISTRATION_REQUEST__INIT;
-    treq.op_case = OP(TENANT_CREATE);
-    treq.tenant_create = &tc;
-    assert_int_equal(s_access(&treq, SP_ROLE_OPERATOR, NULL, true), SP_OK);
-    assert_int_equal(s_access(&treq, SP_ROLE_INTEGRATOR, "751", false), SP_PERMISSION_DENIED);
-    assert_int_equal(s_access(&treq, SP_ROLE_OPERATOR, "101", false), SP_PERMISSION_DENIED);
-    assert_string_equal(s_err.field, "tenant_create.code");
-    assert_int_equal(s_access(&treq, SP_ROLE_OPERATOR, "751", false), SP_OK);
+    assert_int_equal(ops, 23);
 }
 
 /* ---------------------------------------------------------------- tenants */
@@ -667,6 +606,122 @@ static void test_consent(void **state)
     s_ok(&req);
 }
 
+/* A message must not contain any digit of a CPR number that was sent. */
+static void s_no_digits(const char *message)
+{
+    if (strpbrk(message, "0123456789"))
+        fail_msg("message quotes digits: %s", message);
+}
+
+static void test_cpr_refs(void **state)
+{
+    (void)state;
+    req_t req;
+    Samspil__V1__ActorCreate op;
+    Samspil__V1__Actor a;
+    s_actor_req(&req, &op, &a);
+    a.external_ref = "cpr:010190-1234";
+    s_ok(&req);
+    a.external_ref = "cpr:0101901234";
+    s_ok(&req);
+    /* not a real date: the message masks the number */
+    a.external_ref = "cpr:310490-1234";
+    s_bad(&req, "actor_create.actor.external_ref",
+          "invalid CPR number \"cpr:******-****\": the first six digits are not a real date");
+    s_no_digits(s_err.message);
+    a.external_ref = "cpr:290200-1234"; /* 1900 was no leap year */
+    s_bad(&req, "actor_create.actor.external_ref", "not a real date");
+    a.external_ref = "cpr:290200-4234"; /* 2000 was */
+    s_ok(&req);
+    a.external_ref = "cpr:0101-901234";
+    s_bad(&req, "actor_create.actor.external_ref", "expected DDMMYY-SSSS or DDMMYYSSSS");
+    s_no_digits(s_err.message);
+    a.external_ref = "cpr:010190 1234 with spaces";
+    s_bad(&req, "actor_create.actor.external_ref", "invalid CPR number");
+    s_no_digits(s_err.message);
+    a.external_ref = "CPR:010190-1234";
+    s_bad(&req, "actor_create.actor.external_ref", "lower case");
+    s_no_digits(s_err.message);
+    /* the stored form may not be sent */
+    a.external_ref = "cpr-hmac:66a0d798f0ec3d03f2bf419fb4b780f7f228c2818635407845f5df2bf4f87ccd";
+    s_bad(&req, "actor_create.actor.external_ref", "is reserved");
+    a.external_ref = "Cpr-Hmac:abc";
+    s_bad(&req, "actor_create.actor.external_ref", "is reserved");
+
+    /* upsert and get take them too */
+    Samspil__V1__ActorUpsert up = SAMSPIL__V1__ACTOR_UPSERT__INIT;
+    up.actor = &a;
+    req.op_case = OP(ACTOR_UPSERT);
+    req.actor_upsert = &up;
+    a.external_ref = "cpr:010190-1234";
+    s_ok(&req);
+    a.external_ref = "cpr:320190-1234";
+    s_bad(&req, "actor_upsert.actor.external_ref", "not a real date");
+    s_no_digits(s_err.message);
+    Samspil__V1__ActorGet get = SAMSPIL__V1__ACTOR_GET__INIT;
+    req.op_case = OP(ACTOR_GET);
+    req.actor_get = &get;
+    get.external_ref = "cpr:010190-1234";
+    s_ok(&req);
+    get.external_ref = "cpr:01019";
+    s_bad(&req, "actor_get.external_ref", "invalid CPR number");
+    s_no_digits(s_err.message);
+
+    /* partnerships never take one */
+    Samspil__V1__PartnershipCreate pc = SAMSPIL__V1__PARTNERSHIP_CREATE__INIT;
+    Samspil__V1__Partnership p = SAMSPIL__V1__PARTNERSHIP__INIT;
+    pc.partnership = &p;
+    p.name = "Naboskab";
+    p.external_ref = "cpr:010190-1234";
+    req.op_case = OP(PARTNERSHIP_CREATE);
+    req.partnership_create = &pc;
+    s_bad(&req, "partnership_create.partnership.external_ref", "may only identify an actor");
+    s_no_digits(s_err.message);
+}
+
+static void test_person_and_key_ops(void **state)
+{
+    (void)state;
+    req_t req = SAMSPIL__V1__REGISTRATION_REQUEST__INIT;
+    Samspil__V1__PersonExport ex = SAMSPIL__V1__PERSON_EXPORT__INIT;
+    req.tenant = "751";
+    req.op_case = OP(PERSON_EXPORT);
+    s_bad(&req, "person_export", "is required");
+    req.person_export = &ex;
+    s_bad(&req, "person_export.actor_id", "exactly one of actor_id and external_ref");
+    ex.actor_id = "nope";
+    s_bad(&req, "person_export.actor_id", "expected a UUID");
+    ex.actor_id = UUID1;
+    s_ok(&req);
+    ex.external_ref = "sag:1";
+    s_bad(&req, "person_export.actor_id", "exactly one");
+    ex.actor_id = "";
+    s_ok(&req);
+    ex.external_ref = "cpr:010190-1234";
+    s_ok(&req);
+    ex.external_ref = "cpr:999999-9999";
+    s_bad(&req, "person_export.external_ref", "invalid CPR number");
+    s_no_digits(s_err.message);
+
+    Samspil__V1__PersonErase er = SAMSPIL__V1__PERSON_ERASE__INIT;
+    req.op_case = OP(PERSON_ERASE);
+    req.person_erase = &er;
+    s_bad(&req, "person_erase.actor_id", "exactly one");
+    er.actor_id = UUID2;
+    s_ok(&req);
+
+    Samspil__V1__DataKeyRotate rot = SAMSPIL__V1__DATA_KEY_ROTATE__INIT;
+    req.op_case = OP(DATA_KEY_ROTATE);
+    req.data_key_rotate = &rot;
+    s_ok(&req);
+    assert_int_equal(s_out.limit, REGISTRATION_ROTATE_BATCH_DEFAULT);
+    rot.batch = REGISTRATION_ROTATE_BATCH_MAX;
+    s_ok(&req);
+    assert_int_equal(s_out.limit, REGISTRATION_ROTATE_BATCH_MAX);
+    rot.batch = REGISTRATION_ROTATE_BATCH_MAX + 1;
+    s_bad(&req, "data_key_rotate.batch", "too large");
+}
+
 static void test_no_op(void **state)
 {
     (void)state;
@@ -680,11 +735,17 @@ static void test_no_op(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_op_table),       cmocka_unit_test(test_access),
-        cmocka_unit_test(test_tenant_ops),     cmocka_unit_test(test_actor_create),
-        cmocka_unit_test(test_actor_get_list), cmocka_unit_test(test_actor_update_upsert),
-        cmocka_unit_test(test_partnerships),   cmocka_unit_test(test_members),
-        cmocka_unit_test(test_relations),      cmocka_unit_test(test_consent),
+        cmocka_unit_test(test_op_table),
+        cmocka_unit_test(test_tenant_ops),
+        cmocka_unit_test(test_actor_create),
+        cmocka_unit_test(test_actor_get_list),
+        cmocka_unit_test(test_actor_update_upsert),
+        cmocka_unit_test(test_partnerships),
+        cmocka_unit_test(test_members),
+        cmocka_unit_test(test_relations),
+        cmocka_unit_test(test_consent),
+        cmocka_unit_test(test_cpr_refs),
+        cmocka_unit_test(test_person_and_key_ops),
         cmocka_unit_test(test_no_op),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
