@@ -3,27 +3,42 @@
  * partnerships, actors, memberships, relations and consent records in the
  * `registration` schema.  Options -> database pool -> worker; or, with
  * --migrate, apply the schema's migrations as the owner and exit.
+ *
+ * Beside the samspil.registration worker, on the same loop and ZeroMQ
+ * context, the process runs the stream's outbox relay (sp_outbox: the
+ * instance holding the stream's advisory lock publishes
+ * registration.outbox in sequence order on the broker's events-in
+ * endpoint) and a second worker for "samspil.events.registration", the
+ * replay service.  SIGTERM/SIGINT: both workers stop taking work and finish
+ * what they hold (grace 5 s), then the relay, the database pool and the
+ * sockets close and the process exits 0.
  */
 #include "registration_handlers.h"
 #include "sp_config.h"
 #include "sp_db.h"
 #include "sp_log.h"
 #include "sp_migrate.h"
+#include "sp_outbox.h"
 #include "sp_service_options.h"
 #include "sp_worker.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <sodium.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zmq.h>
 
 /* embedded from services/registration/sql/ by deploy/embed-sql.sh */
 extern const sp_migration_t registration_migrations[];
 extern const size_t registration_migrations_count;
 
 #define S_SCHEMA "registration"
+#define S_STREAM "registration"
+#define S_GRACE_MS 5000
 
 /* A blocking connection for start-up work; NULL after logging why. */
 static PGconn *s_connect(const char *conninfo, const char *as)
@@ -82,15 +97,56 @@ static int s_check_schema(const char *conninfo)
 typedef struct {
     sp_db_t *db;
     registration_handlers_t *handlers;
+    sp_outbox_t *outbox;
+    sp_worker_t *worker; /* samspil.registration */
+    sp_worker_t *replay; /* samspil.events.registration */
+    uv_signal_t sigterm, sigint;
+    bool stopping;
+    int stopped; /* workers that have finished stopping */
 } s_service_t;
 
-/* Called by sp_worker_main once the worker has stopped taking work and the
- * requests in flight are answered (or the grace time ran out). */
-static void s_on_stop(void *arg)
+/* Release everything; the loop then runs out.  Safe on a partial start. */
+static void s_shutdown(s_service_t *svc)
+{
+    if (svc->handlers)
+        registration_handlers_stop(svc->handlers);
+    sp_db_destroy(&svc->db);         /* transactions still running end as "unavailable" */
+    sp_outbox_destroy(&svc->outbox); /* replays in flight are answered "unavailable" */
+    sp_worker_destroy(&svc->worker);
+    sp_worker_destroy(&svc->replay);
+    if (!uv_is_closing((uv_handle_t *)&svc->sigterm))
+        uv_close((uv_handle_t *)&svc->sigterm, NULL);
+    if (!uv_is_closing((uv_handle_t *)&svc->sigint))
+        uv_close((uv_handle_t *)&svc->sigint, NULL);
+}
+
+/* A worker has stopped taking work and answered what it held (or the grace
+ * time ran out); once both have, shut down. */
+static void s_worker_stopped(void *arg)
 {
     s_service_t *svc = arg;
-    registration_handlers_stop(svc->handlers);
-    sp_db_destroy(&svc->db); /* transactions still running end as "unavailable" */
+    if (++svc->stopped == 2)
+        s_shutdown(svc);
+}
+
+static void s_on_signal(uv_signal_t *handle, int signum)
+{
+    s_service_t *svc = handle->data;
+    if (svc->stopping) {
+        sp_log_info("already stopping", SP_LOG_INT("signal", signum), SP_LOG_END);
+        return;
+    }
+    svc->stopping = true;
+    sp_log_info("stopping on signal", SP_LOG_INT("signal", signum), SP_LOG_END);
+    sp_worker_stop(svc->worker, S_GRACE_MS, s_worker_stopped, svc);
+    sp_worker_stop(svc->replay, S_GRACE_MS, s_worker_stopped, svc);
+}
+
+static void s_close_leftover(uv_handle_t *handle, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(handle))
+        uv_close(handle, NULL);
 }
 
 int main(int argc, char **argv)
@@ -112,6 +168,12 @@ int main(int argc, char **argv)
          .help = "database connections, i.e. transactions at once; requests that wait are "
                  "batched per tenant into one transaction"},
         sp_service_opt_heartbeat(),
+        {.flag = "events-in",
+         .env = "SAMSPIL_EVENTS_IN",
+         .type = SP_OPT_STRING,
+         .metavar = "ENDPOINT",
+         .help = "broker's events-in (XSUB) endpoint the outbox relay publishes to "
+                 "(default ipc://$SAMSPIL_HOME/run/events-in.ipc)"},
         {.flag = "migrate",
          .type = SP_OPT_FLAG,
          .help = "apply the schema's migrations as the database owner, then exit"},
@@ -149,22 +211,49 @@ int main(int argc, char **argv)
     if (s_check_schema(conninfo) != 0)
         return 1;
 
+    const sp_option_t *events_opt = sp_config_find(opts, nopts, "events-in");
+    char events_in[PATH_MAX + 32];
+    if (events_opt->value && *events_opt->value)
+        snprintf(events_in, sizeof events_in, "%s", events_opt->value);
+    else
+        sp_events_in_default(abs_home, events_in, sizeof events_in);
+
     uv_loop_t *loop = uv_default_loop();
+    void *zctx = zmq_ctx_new();
+    if (!zctx) {
+        sp_log_error("could not create zeromq context", SP_LOG_STR("error", zmq_strerror(errno)),
+                     SP_LOG_END);
+        return 1;
+    }
     s_service_t svc = {0};
+    uv_signal_init(loop, &svc.sigterm);
+    uv_signal_init(loop, &svc.sigint);
+    svc.sigterm.data = svc.sigint.data = &svc;
+    int rc = 0;
     svc.db = sp_db_new(loop, conninfo, (int)conns);
     if (!svc.db || sp_db_open(svc.db) != 0) {
-        sp_db_destroy(&svc.db);
-        uv_run(loop, UV_RUN_NOWAIT);
-        uv_loop_close(loop);
-        return 1;
+        rc = 1;
+        goto done;
     }
     svc.handlers = registration_handlers_new(svc.db, (int)conns);
     if (!svc.handlers)
         abort();
-    sp_log_info("registration ready", SP_LOG_INT("credit", so.credit),
-                SP_LOG_INT("db_connections", conns), SP_LOG_END);
 
-    sp_worker_config_t config = {
+    const sp_outbox_config_t oc = {
+        .stream = S_STREAM,
+        .schema = S_SCHEMA,
+        .conninfo = conninfo,
+        .events_endpoint = events_in,
+    };
+    svc.outbox = sp_outbox_new(loop, zctx, &oc);
+    if (!svc.outbox || sp_outbox_start(svc.outbox) != 0) {
+        sp_log_error("could not start the outbox relay", SP_LOG_STR("stream", S_STREAM),
+                     SP_LOG_END);
+        rc = 1;
+        goto done;
+    }
+
+    const sp_worker_config_t config = {
         .endpoint = so.endpoint,
         .service = "samspil.registration",
         .credit = so.credit,
@@ -172,10 +261,37 @@ int main(int argc, char **argv)
         .handler = registration_handle,
         .handler_arg = svc.handlers,
     };
-    int rc = sp_worker_main(&config, loop, s_on_stop, &svc);
-    sp_db_destroy(&svc.db); /* if the worker never started */
+    const sp_worker_config_t replay_config = {
+        .endpoint = so.endpoint,
+        .service = "samspil.events." S_STREAM,
+        .credit = so.credit,
+        .heartbeat_ms = so.heartbeat_ms,
+        .handler = sp_outbox_replay_handler,
+        .handler_arg = svc.outbox,
+    };
+    svc.worker = sp_worker_new(loop, zctx, &config);
+    svc.replay = sp_worker_new(loop, zctx, &replay_config);
+    if (!svc.worker || !svc.replay || sp_worker_start(svc.worker) < 0 ||
+        sp_worker_start(svc.replay) < 0) {
+        sp_log_error("could not start worker", SP_LOG_STR("service", "samspil.registration"),
+                     SP_LOG_END);
+        rc = 1;
+        goto done;
+    }
+    uv_signal_start(&svc.sigterm, s_on_signal, SIGTERM);
+    uv_signal_start(&svc.sigint, s_on_signal, SIGINT);
+    sp_log_info("registration ready", SP_LOG_INT("credit", so.credit),
+                SP_LOG_INT("db_connections", conns), SP_LOG_STR("events_in", events_in),
+                SP_LOG_END);
+    uv_run(loop, UV_RUN_DEFAULT);
+
+done:
+    s_shutdown(&svc); /* after a stop: nothing left to do */
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_walk(loop, s_close_leftover, NULL); /* anything left behind (unreferenced handles) */
     uv_run(loop, UV_RUN_DEFAULT);
     registration_handlers_destroy(&svc.handlers);
+    zmq_ctx_term(zctx);
     uv_loop_close(loop);
     return rc;
 }
