@@ -240,32 +240,41 @@ static const char s_sql_actor_existing[] =
     ".preferred_language, " a ".accessibility_needs, " a ".contact_points, " a ".vulnerable)"
 /* $16 the event if it creates, $17 if it updates (without entity_id, field 5,
  * which the statement appends: the stored row's id); an update that changes
- * nothing (or a kind mismatch, which returns no row) writes none */
-static const char s_sql_actor_upsert[] = "WITH old AS (SELECT " ACTOR_CONTENT(
-    "a") " AS content FROM registration.actors a "
-         "WHERE a.tenant_id = $1 AND a.external_ref = $11 FOR UPDATE), "
-         "up AS (" ACTOR_INSERT
-         "ON CONFLICT (tenant_id, external_ref) WHERE external_ref IS NOT NULL "
-         "DO UPDATE SET name = EXCLUDED.name, organisation_id = EXCLUDED.organisation_id, "
-         "sector = EXCLUDED.sector, interests = EXCLUDED.interests, "
-         "preferred_language = EXCLUDED.preferred_language, "
-         "accessibility_needs = EXCLUDED.accessibility_needs, "
-         "contact_points = " UPSERT_CONTACTS ", vulnerable = " UPSERT_VULNERABLE ", "
-         "updated_at = CASE WHEN ROW(a.name, a.organisation_id, a.sector, a.interests, "
-         "a.preferred_language, a.accessibility_needs, a.contact_points, a.vulnerable) "
-         "IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.organisation_id, EXCLUDED.sector, "
-         "EXCLUDED.interests, EXCLUDED.preferred_language, "
-         "EXCLUDED.accessibility_needs, " UPSERT_CONTACTS ", " UPSERT_VULNERABLE
-         ") THEN now() ELSE a.updated_at END "
-         "WHERE a.kind = EXCLUDED.kind RETURNING a.*, a.xmax = 0 AS created), "
-         "ev AS (" OUTBOX_INSERT "SELECT $1, CASE WHEN up.created THEN "
-         "'actor.registered' ELSE 'actor.updated' END, up.id::text, "
-         "CASE WHEN up.created THEN $16::bytea "
-         "ELSE $17::bytea || registration.pb_text(5, up.id::text) END FROM up "
-         "WHERE up.created OR NOT EXISTS (SELECT 1 FROM old) "
-         "OR (SELECT old.content FROM old) IS DISTINCT FROM " ACTOR_CONTENT(
-             "up") ") "
-                   "SELECT " ACTOR_COLS ", a.created FROM up a";
+ * nothing (or a kind mismatch, which returns no row) writes none.  The
+ * stored content is read and locked first: the insert selects from `locked`
+ * so that `old` runs before it (a CTE runs when first read, and a row this
+ * statement has already updated could no longer be locked). */
+#define UPSERT_OLD                                                                                 \
+    "WITH old AS (SELECT " ACTOR_CONTENT(                                                          \
+        "a") " AS content FROM registration.actors a "                                             \
+             "WHERE a.tenant_id = $1 AND a.external_ref = $11 FOR UPDATE), "
+#define UPSERT_INSERT                                                                              \
+    "INSERT INTO registration.actors AS a (tenant_id, kind, name, organisation_id, sector, "       \
+    "interests, preferred_language, accessibility_needs, contact_points, vulnerable, "             \
+    "external_ref, idempotency_key, request_hash, id) SELECT $1, $2, $3, $4::uuid, $5, "           \
+    "$6::text[], $7, $8::text[], $9::jsonb, $10::boolean, $11, $12, $13::bytea, $14::uuid "        \
+    "FROM (SELECT count(*) FROM old) AS locked "
+#define UPSERT_EVENT                                                                               \
+    "ev AS (" OUTBOX_INSERT "SELECT $1, CASE WHEN up.created THEN 'actor.registered' "             \
+    "ELSE 'actor.updated' END, up.id::text, CASE WHEN up.created THEN $16::bytea "                 \
+    "ELSE $17::bytea || registration.pb_text(5, up.id::text) END FROM up "                         \
+    "WHERE up.created OR NOT EXISTS (SELECT 1 FROM old) "                                          \
+    "OR (SELECT old.content FROM old) IS DISTINCT FROM " ACTOR_CONTENT("up") ") "
+static const char s_sql_actor_upsert[] = UPSERT_OLD
+    "up AS (" UPSERT_INSERT "ON CONFLICT (tenant_id, external_ref) WHERE external_ref IS NOT NULL "
+    "DO UPDATE SET name = EXCLUDED.name, organisation_id = EXCLUDED.organisation_id, "
+    "sector = EXCLUDED.sector, interests = EXCLUDED.interests, "
+    "preferred_language = EXCLUDED.preferred_language, "
+    "accessibility_needs = EXCLUDED.accessibility_needs, "
+    "contact_points = " UPSERT_CONTACTS ", vulnerable = " UPSERT_VULNERABLE ", "
+    "updated_at = CASE WHEN ROW(a.name, a.organisation_id, a.sector, a.interests, "
+    "a.preferred_language, a.accessibility_needs, a.contact_points, a.vulnerable) "
+    "IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.organisation_id, EXCLUDED.sector, "
+    "EXCLUDED.interests, EXCLUDED.preferred_language, "
+    "EXCLUDED.accessibility_needs, " UPSERT_CONTACTS ", " UPSERT_VULNERABLE
+    ") THEN now() ELSE a.updated_at END "
+    "WHERE a.kind = EXCLUDED.kind RETURNING a.*, a.xmax = 0 AS created), " UPSERT_EVENT
+    "SELECT " ACTOR_COLS ", a.created FROM up a";
 static const char s_sql_actor_get[] =
     "SELECT " ACTOR_COLS " FROM registration.actors a WHERE a.tenant_id = $1 AND a.id = $2::uuid";
 static const char s_sql_actor_get_ref[] =
