@@ -16,7 +16,7 @@
 #include "ctl_tail.h"
 
 #include "ctl_client.h"
-#include "ctl_events.h"
+#include "ctl_output.h"
 #include "sp_subscriber.h"
 
 #include <errno.h>
@@ -75,7 +75,7 @@ static void s_apply(sp_subscriber_t *subscriber, const Samspil__V1__Event *event
     s_tail_t *t = arg;
     if (!t->stopping) {
         sp_buf_reset(&t->line);
-        ctl_events_line(&t->line, event);
+        ctl_output_event_line(&t->line, event);
         if (ctl_write(stdout, &t->line) < 0) {
             fprintf(stderr, CTL_PROGRAM ": could not write the output: %s\n", strerror(errno));
             s_stop(t, CTL_EXIT_REPLY);

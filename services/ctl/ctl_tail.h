@@ -1,7 +1,7 @@
 /*
  * ctl_tail.h - `samspilctl events tail`: follow one event stream with an
  * sp_subscriber on a libuv loop, keeping the position in memory only, and
- * print each event as a JSON line (ctl_events) as soon as it is applied.
+ * print each event as a JSON line (ctl_output) as soon as it is applied.
  */
 #ifndef CTL_TAIL_H
 #define CTL_TAIL_H
