@@ -31,6 +31,7 @@ struct sp_client_t {
     char *endpoint;
     int timeout_ms;
     int retries;
+    sp_curve_client_t curve; /* applied to every socket opened */
 };
 
 static int64_t s_now_ms(void)
@@ -40,11 +41,16 @@ static int64_t s_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *s_socket_open(void *ctx, const char *endpoint)
+static void *s_socket_open(void *ctx, const char *endpoint, const sp_curve_client_t *curve)
 {
     void *socket = zmq_socket(ctx, ZMQ_DEALER);
     if (!socket)
         return NULL;
+    if (sp_curve_client_apply(curve, socket) < 0) {
+        zmq_close(socket);
+        errno = EINVAL;
+        return NULL;
+    }
     int linger = 0, hwm = SP_CLIENT_HWM;
     int64_t maxmsg = SP_MDP_MAX_FRAME_SIZE;
     zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger);
@@ -66,11 +72,16 @@ static int s_socket_replace(sp_client_t *self)
 {
     if (self->socket)
         zmq_close(self->socket);
-    self->socket = s_socket_open(self->ctx, self->endpoint);
+    self->socket = s_socket_open(self->ctx, self->endpoint, &self->curve);
     return self->socket ? 0 : -1;
 }
 
 sp_client_t *sp_client_new(const char *endpoint)
+{
+    return sp_client_new_curve(endpoint, NULL);
+}
+
+sp_client_t *sp_client_new_curve(const char *endpoint, const sp_curve_client_t *curve)
 {
     if (!endpoint || !*endpoint) {
         errno = EINVAL;
@@ -79,13 +90,20 @@ sp_client_t *sp_client_new(const char *endpoint)
     sp_client_t *self = calloc(1, sizeof *self);
     if (!self)
         abort();
+    if (curve) {
+        self->curve = *curve;
+    } else if (sp_curve_client_load(NULL, NULL, SP_CURVE_OPERATOR_CERT, &self->curve) < 0) {
+        free(self);
+        errno = ENOKEY;
+        return NULL;
+    }
     self->timeout_ms = SP_CLIENT_DEFAULT_TIMEOUT_MS;
     self->retries = SP_CLIENT_DEFAULT_RETRIES;
     self->endpoint = strdup(endpoint);
     self->ctx = zmq_ctx_new();
     if (!self->endpoint || !self->ctx)
         abort();
-    self->socket = s_socket_open(self->ctx, endpoint);
+    self->socket = s_socket_open(self->ctx, endpoint, &self->curve);
     if (!self->socket) {
         int err = errno;
         sp_client_destroy(&self);
@@ -105,6 +123,7 @@ void sp_client_destroy(sp_client_t **self_p)
     if (self->ctx)
         zmq_ctx_term(self->ctx);
     free(self->endpoint);
+    explicit_bzero(&self->curve, sizeof self->curve);
     free(self);
     *self_p = NULL;
 }

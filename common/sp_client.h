@@ -13,14 +13,22 @@
 #ifndef SP_CLIENT_H
 #define SP_CLIENT_H
 
+#include "sp_curve.h"
+
 #include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct sp_client_t sp_client_t;
 
-/* Connect to a broker's client endpoint ("ipc://...", "tcp://host:port").
- * Returns NULL on failure (bad endpoint). */
+/* Connect to a broker's client endpoint ("ipc://...", "tcp://host:port")
+ * acting with certificate `curve` (copied; see sp_curve.h).  NULL means
+ * "from the environment": SAMSPIL_PLAINTEXT=1 -> plain text, else the
+ * file SAMSPIL_KEY, else $SAMSPIL_HOME/keys/operator.cert.  Returns NULL
+ * on failure (bad endpoint: EINVAL; no usable certificate: ENOKEY, logged). */
+sp_client_t *sp_client_new_curve(const char *endpoint, const sp_curve_client_t *curve);
+
+/* sp_client_new_curve(endpoint, NULL). */
 sp_client_t *sp_client_new(const char *endpoint);
 
 /* Close the socket and free.  Idempotent; nulls *self_p. */

@@ -14,6 +14,8 @@
 static const char *s_program = "samspil";
 static sp_log_level_t s_level = SP_LOG_INFO;
 static const char *const s_level_names[] = {"debug", "info", "warn", "error"};
+static char s_global[256]; /* ",\"key\":value" for each global field */
+static size_t s_global_len;
 
 int
 sp_log_level_parse(const char *text, sp_log_level_t *level)
@@ -34,6 +36,24 @@ sp_log_init(const char *program)
     sp_log_level_t level;
     if (sp_log_level_parse(getenv("SAMSPIL_LOG_LEVEL"), &level) == 0)
         s_level = level;
+}
+
+int
+sp_log_add_global(const char *key, const char *raw_json)
+{
+    sp_buf_t field;
+    sp_buf_init(&field);
+    sp_buf_puts(&field, ",");
+    sp_buf_json_string(&field, key, strlen(key));
+    sp_buf_printf(&field, ":%s", raw_json);
+    int rc = -1;
+    if (s_global_len + field.len < sizeof s_global) {
+        memcpy(s_global + s_global_len, field.data, field.len + 1);
+        s_global_len += field.len;
+        rc = 0;
+    }
+    sp_buf_free(&field);
+    return rc;
 }
 
 void
@@ -59,7 +79,9 @@ sp_log(sp_log_level_t level, const char *msg, ...)
     sp_buf_printf(&line, "{\"ts\":\"%s.%03ldZ\",\"level\":\"%s\",\"prog\":", stamp,
                   ts.tv_nsec / 1000000, s_level_names[level]);
     sp_buf_json_string(&line, s_program, strlen(s_program));
-    sp_buf_printf(&line, ",\"pid\":%ld,\"msg\":", (long)getpid());
+    sp_buf_printf(&line, ",\"pid\":%ld", (long)getpid());
+    sp_buf_append(&line, s_global, s_global_len);
+    sp_buf_puts(&line, ",\"msg\":");
     sp_buf_json_string(&line, msg, strlen(msg));
 
     va_list ap;

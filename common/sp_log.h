@@ -31,6 +31,13 @@ enum { SP_LOG_F_END = 0, SP_LOG_F_STR = 1, SP_LOG_F_INT = 2, SP_LOG_F_DBL = 3 };
  * level from SAMSPIL_LOG_LEVEL (debug|info|warn|error; default info). */
 void sp_log_init(const char *program);
 
+/* Add a field written in every later line of this process, after "pid"
+ * (e.g. the broker's "plaintext":true in development mode).  `raw_json` is
+ * the value as JSON text ("true", "42", "\"x\""), copied.  Call from the
+ * main thread before other threads log.  Returns 0, or -1 when the global
+ * fields would exceed 256 bytes. */
+int sp_log_add_global(const char *key, const char *raw_json);
+
 /* Set the lowest level written. */
 void sp_log_set_level(sp_log_level_t level);
 

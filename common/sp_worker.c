@@ -76,6 +76,7 @@ struct sp_worker_t {
     int liveness;
     sp_worker_handler_fn *handler;
     void *handler_arg;
+    sp_curve_client_t curve; /* applied to every socket opened */
 
     void *socket; /* NULL while waiting to reconnect */
     sp_zpoll_t *zpoll;
@@ -396,6 +397,10 @@ static int s_connect(sp_worker_t *self)
                      SP_LOG_END);
         return -1;
     }
+    if (sp_curve_client_apply(&self->curve, socket) < 0) {
+        zmq_close(socket);
+        return -1;
+    }
     int linger = SP_WORKER_LINGER_MS, hwm = SP_WORKER_HWM;
     int64_t maxmsg = SP_MDP_MAX_FRAME_SIZE;
     zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger);
@@ -472,6 +477,7 @@ static void s_on_close(uv_handle_t *handle)
 {
     sp_worker_t *self = handle->data;
     if (--self->open_handles == 0) {
+        explicit_bzero(&self->curve, sizeof self->curve);
         free(self->endpoint);
         free(self->service);
         free(self);
@@ -502,6 +508,14 @@ sp_worker_t *sp_worker_new(uv_loop_t *loop, void *zmq_context, const sp_worker_c
     sp_worker_t *self = calloc(1, sizeof *self);
     if (!self)
         abort();
+    if (config->curve) {
+        self->curve = *config->curve;
+    } else if (sp_curve_client_load(NULL, NULL, SP_CURVE_SERVICE_CERT, &self->curve) < 0) {
+        sp_log_error("could not create worker: no certificate",
+                     SP_LOG_STR("service", config->service), SP_LOG_END);
+        free(self);
+        return NULL;
+    }
     self->loop = loop;
     self->ctx = zmq_context;
     self->endpoint = s_strdup(config->endpoint);

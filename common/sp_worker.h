@@ -10,6 +10,8 @@
 #ifndef SP_WORKER_H
 #define SP_WORKER_H
 
+#include "sp_curve.h"
+
 #include "samspil/v1/common.pb-c.h"
 
 #include <stddef.h>
@@ -24,16 +26,22 @@ typedef struct sp_request_t sp_request_t;
 typedef void(sp_worker_handler_fn)(sp_request_t *request, void *arg);
 
 typedef struct {
-    const char *endpoint;          /* broker's worker endpoint, e.g. "ipc:///.../broker-workers.ipc" */
-    const char *service;           /* e.g. "samspil.registration" */
-    unsigned credit;               /* requests held at once (1..1000) */
-    int heartbeat_ms;              /* 0: SP_MDP_HEARTBEAT_MS */
-    int liveness;                  /* 0: SP_MDP_LIVENESS */
+    const char *endpoint; /* broker's worker endpoint, e.g. "ipc:///.../broker-workers.ipc" */
+    const char *service;  /* e.g. "samspil.registration" */
+    unsigned credit;      /* requests held at once (1..1000) */
+    int heartbeat_ms;     /* 0: SP_MDP_HEARTBEAT_MS */
+    int liveness;         /* 0: SP_MDP_LIVENESS */
     sp_worker_handler_fn *handler;
     void *handler_arg;
+    /* the certificate to act with (copied); NULL: from the environment,
+     * sp_curve_client_load(NULL, NULL, SP_CURVE_SERVICE_CERT) - SAMSPIL_KEY,
+     * else $SAMSPIL_HOME/keys/service.cert; SAMSPIL_PLAINTEXT=1: none */
+    const sp_curve_client_t *curve;
 } sp_worker_config_t;
 
-/* Create a worker on `loop` (config strings are copied).  Returns NULL on failure. */
+/* Create a worker on `loop` (config strings and the certificate are
+ * copied).  Returns NULL on failure (logged), also when no certificate can
+ * be loaded. */
 sp_worker_t *sp_worker_new(uv_loop_t *loop, void *zmq_context, const sp_worker_config_t *config);
 
 /* Connect and announce READY.  Returns 0 or -1. */
@@ -66,7 +74,7 @@ void sp_request_reply(sp_request_t **request_p, const void *body, size_t len);
  * starts `config`, and on a signal stops gracefully and returns 0 (or 1 on
  * a startup failure).  `on_stop` (may be NULL) is called before the loop
  * ends so the service can release its own handles. */
-int sp_worker_main(const sp_worker_config_t *config, uv_loop_t *loop,
-                   void (*on_stop)(void *arg), void *arg);
+int sp_worker_main(const sp_worker_config_t *config, uv_loop_t *loop, void (*on_stop)(void *arg),
+                   void *arg);
 
 #endif
