@@ -27,6 +27,7 @@
  * (FORCE ROW LEVEL SECURITY applies to the owner too).  Exits 2 on failure. */
 static inline void ev_db_relay(PGconn *db)
 {
+    PQclear(PQexec(db, "SET client_min_messages = warning"));
     PGresult *res = PQexec(db, "SELECT set_config('samspil.relay', 'on', false)");
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         fprintf(stderr, "itest: could not set samspil.relay: %s", PQerrorMessage(db));
@@ -234,26 +235,61 @@ static inline char **ev_split0(char *block, size_t len, size_t extra)
     return v;
 }
 
-/* Kill `p` with SIGKILL and wait until it is gone (up to 10 s; it is not
- * our child, so poll).  Returns 0 or -1. */
-static inline int ev_proc_kill(const ev_proc_t *p)
+/* True once `pid` has exited (gone, or a zombie waiting for its parent). */
+static inline bool ev_pid_gone(pid_t pid)
 {
-    if (kill(p->pid, SIGKILL) != 0)
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    size_t len = 0;
+    char *stat = ev_slurp(path, &len);
+    char *close_paren = stat ? strrchr(stat, ')') : NULL;
+    bool gone = !stat || (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
+    free(stat);
+    return gone;
+}
+
+/* Send `signum` to `p` and wait up to `timeout_ms` until it is gone (it need
+ * not be our child, so poll).  Returns 0 or -1. */
+static inline int ev_proc_signal(const ev_proc_t *p, int signum, int timeout_ms)
+{
+    if (kill(p->pid, signum) != 0)
         return -1;
-    for (int i = 0; i < 1000; i++) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/%ld/stat", (long)p->pid);
-        size_t len = 0;
-        char *stat = ev_slurp(path, &len);
-        /* gone, or a zombie waiting for the suite script that started it */
-        char *close_paren = stat ? strrchr(stat, ')') : NULL;
-        bool dead = !stat || (close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z');
-        free(stat);
-        if (dead)
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        if (ev_pid_gone(p->pid))
             return 0;
         usleep(10 * 1000);
     }
     return -1;
+}
+
+/* Kill `p` with SIGKILL and wait until it is gone.  Returns 0 or -1. */
+static inline int ev_proc_kill(const ev_proc_t *p)
+{
+    return ev_proc_signal(p, SIGKILL, 10000);
+}
+
+/* Stop `p` with SIGTERM (SIGKILL after 20 s) and wait until it is gone. */
+static inline int ev_proc_term(const ev_proc_t *p)
+{
+    if (ev_proc_signal(p, SIGTERM, 20000) == 0)
+        return 0;
+    return ev_proc_kill(p);
+}
+
+/* Wait up to `timeout_us` until the broker reports `want` workers for
+ * `service`.  Returns the last count seen. */
+static inline int ev_wait_workers(sp_client_t *client, const char *service, int want,
+                                  int64_t timeout_us)
+{
+    int64_t deadline = rc_now_us() + timeout_us;
+    int n = -1;
+    do {
+        n = rc_service_workers(client, service);
+        if (n == want)
+            return n;
+        usleep(200 * 1000);
+    } while (rc_now_us() < deadline);
+    return n;
 }
 
 /* Start `p` again as it was, detached into its own session, logging to
