@@ -3,9 +3,11 @@
  * SIGKILL mid-stream and restarted applies every event exactly once.
  *
  * The event_sink helper (its own schema, evtest_sink_kill) follows the
- * registration stream from seq 1.  1,000 actor creates flow through the
- * broker; once the sink is applying them live, it is killed with SIGKILL
- * and started again while events are still being written and published.
+ * registration stream from seq 1 and first catches up with it.  Then 1,000
+ * actor creates flow through the broker; once the sink has applied 100 of
+ * their events live (or, bounded, once 90% of the creates are answered), it
+ * is killed with SIGKILL and started again at once, while events are still
+ * being written and published.
  * Afterwards it must hold each seq 1..N of the stream exactly once, in seq
  * order, each the event the outbox holds under that seq.
  *
@@ -25,8 +27,8 @@ static long long start_seq; /* the stream's head before the creates */
 static bool killed, restarted;
 static long long killed_at_seq, killed_after_acks;
 
-/* Kill the sink once it applies events of this run (or, bounded, once a
- * third of the creates are answered), and start it again at once. */
+/* Kill the sink once it has applied 100 events of this run (or, bounded,
+ * once 90% of the creates are answered), and start it again at once. */
 static void tick(ev_storm_t *s, void *arg)
 {
     (void)arg;
@@ -34,7 +36,7 @@ static void tick(ev_storm_t *s, void *arg)
         return;
     ev_applied_t a;
     ev_sink_applied(db, SCHEMA, &a);
-    if (a.max_seq > start_seq + 50 || s->acked >= TOTAL / 3) {
+    if (a.max_seq >= start_seq + 100 || s->acked >= TOTAL * 9 / 10) {
         ev_sink_kill(&sink);
         killed = true;
         killed_at_seq = a.max_seq;
@@ -58,12 +60,17 @@ int main(void)
 
     ev_sink_drop(db, SCHEMA);
     ITEST_CHECK(ev_sink_start(&sink, SCHEMA) == 0, "event_sink started");
+    ev_applied_t a;
+    bool caught_up = ev_sink_wait(db, SCHEMA, start_seq, WAIT_US, &a);
+    ITEST_CHECKF(caught_up, "the sink caught up with the stream", "applied %lld of %lld",
+                 a.distinct, start_seq);
 
-    ev_storm_run(client, &storm, T, "sinkkill", TOTAL, 64, WAIT_US, tick, NULL);
+    ev_storm_run(client, &storm, T, "sinkkill", TOTAL, 16, WAIT_US, tick, NULL);
     ITEST_CHECKF(killed && restarted, "the sink was killed mid-stream and restarted",
                  "killed %d restarted %d", killed, restarted);
-    ITEST_CHECKF(killed_at_seq < start_seq + TOTAL && killed_after_acks < TOTAL,
-                 "the kill came while events were still flowing",
+    ITEST_CHECKF(killed_at_seq > start_seq && killed_at_seq < start_seq + TOTAL &&
+                     killed_after_acks < TOTAL,
+                 "the kill came while the sink applied the creates' events live",
                  "applied up to %lld of %lld, %lld creates answered", killed_at_seq,
                  start_seq + TOTAL, killed_after_acks);
     ev_check_storm_events(db, &storm, "sink kill");
