@@ -13,6 +13,7 @@
 #include "ctl_args.h"
 
 #include "sp_client.h"
+#include "sp_curve.h"
 #include "sp_error.h"
 #include "sp_outbox.h"
 #include "sp_pbenum.h"
@@ -26,8 +27,10 @@
 
 /* ------------------------------------------------------------ registry */
 
-#define CTL_TENANT 0x1u /* acts on a tenant: --tenant required */
-#define CTL_WRITE 0x2u  /* changes state: carries an idempotency key */
+#define CTL_TENANT 0x1u  /* acts on a tenant: --tenant required */
+#define CTL_WRITE 0x2u   /* changes state: carries an idempotency key */
+#define CTL_CONFIRM 0x4u /* irreversible: asks first on a terminal, needs --yes otherwise */
+#define CTL_LONG 0x8u    /* may run for minutes: no retries, long default timeout */
 
 /* An option of a command: the sp_config declaration plus what the CLI
  * checks itself. */
@@ -93,6 +96,7 @@ struct ctl_command_t {
 #define KNOWLEDGE &samspil__v1__knowledge_basis__descriptor
 #define RELATION_KIND &samspil__v1__relation_kind__descriptor
 #define CHANNEL &samspil__v1__consent_channel__descriptor
+#define ROLE &samspil__v1__role__descriptor
 
 static const ctl_opt_t s_global_opts[] = {
     {.opt = {.flag = "tenant",
@@ -254,6 +258,31 @@ static const ctl_opt_t s_events_tail[] = {
                      "HOME>/run/events-out.ipc)"}},
 };
 
+static const ctl_opt_t s_key_create[] = {
+    REQ("name", "NAME", "the key's name, unique among valid keys (1..63 of A-Z a-z 0-9 . _ -)"),
+    REQ_ENUM("role", ROLE, "the role it acts in"),
+    LIST("tenant", "CODE[,CODE]", "a tenant (municipality code) it may act for"),
+    FLAG("all-tenants", "it may act for every tenant (operator and service keys only)"),
+    S("out", "FILE", "write the certificate here (default: HOME/keys/NAME.cert); never replaced"),
+};
+static const ctl_opt_t s_key_list[] = {
+    FLAG("include-revoked", "list revoked keys too"),
+};
+static const ctl_opt_t s_key_revoke[] = {
+    S("public-key", "KEY", "revoke the key with this public key (Z85) instead of by NAME"),
+};
+static const ctl_opt_t s_key_rotate[] = {
+    FLAG("reseal-only", "make no new key: re-seal what is still under older keys (resume)"),
+    S("batch", "N", "rows per transaction (the service's default: 200)"),
+};
+static const ctl_opt_t s_person_export[] = {
+    S("external-ref", "SYSTEM:ID", "find the person by external reference (cpr:DDMMYY-SSSS too)"),
+};
+static const ctl_opt_t s_person_erase[] = {
+    S("external-ref", "SYSTEM:ID", "find the person by external reference (cpr:DDMMYY-SSSS too)"),
+    FLAG("yes", "erase without asking (required when stdin is not a terminal)"),
+};
+
 /* builders, defined below */
 static int s_build_tenant_create(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
 static int s_build_tenant_get(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
@@ -275,6 +304,12 @@ static int s_build_relation_list(const ctl_invocation_t *, ctl_request_t *, sp_b
 static int s_build_consent_record(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
 static int s_build_consent_withdraw(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
 static int s_build_consent_list(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
+static int s_build_person_export(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
+static int s_build_person_erase(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
+static int s_build_data_key_rotate(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
+static int s_build_key_create(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
+static int s_build_key_list(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
+static int s_build_key_revoke(const ctl_invocation_t *, ctl_request_t *, sp_buf_t *);
 
 #define R(x) SAMSPIL__V1__REGISTRATION_REPLY__RESULT_##x
 #define OPTS(a) a, COUNT(a)
@@ -365,6 +400,31 @@ static const ctl_command_t s_commands[] = {
      "samspilctl --tenant 751 consent list --actor \"$id\"", OPTS(s_consent_list), CTL_SHOW_LIST,
      CTL_TENANT, R(CONSENTS), s_build_consent_list, CTL_ACT_REGISTRATION},
 
+    {"person", "export", "[ID]", 0, 1,
+     "everything Samspil holds about a person, from every service, as one JSON document",
+     "samspilctl --tenant 751 person export \"$id\" > person.json", OPTS(s_person_export),
+     CTL_SHOW_ENTITY, CTL_TENANT, R(PERSON), s_build_person_export, CTL_ACT_PERSON_EXPORT},
+    {"person", "erase", "[ID]", 0, 1,
+     "remove or pseudonymise every personal field of a person (keeps anonymous facts)",
+     "samspilctl --tenant 751 person erase \"$id\" --yes", OPTS(s_person_erase), CTL_SHOW_ENTITY,
+     CTL_TENANT | CTL_WRITE | CTL_CONFIRM, R(PERSON_ERASED), s_build_person_erase,
+     CTL_ACT_REGISTRATION},
+
+    {"key", "create", NULL, 0, 0,
+     "make a key pair, register its public key and write the certificate file",
+     "samspilctl key create --name sag-aarhus --role integrator --tenant 751 \\\n"
+     "      --out sag-aarhus.cert",
+     OPTS(s_key_create), CTL_SHOW_ID, 0, R(_NOT_SET), s_build_key_create, CTL_ACT_KEY_CREATE},
+    {"key", "list", NULL, 0, 0, "list the registered keys", "samspilctl key list --include-revoked",
+     OPTS(s_key_list), CTL_SHOW_LIST, 0, R(_NOT_SET), s_build_key_list, CTL_ACT_KEYS},
+    {"key", "revoke", "[NAME]", 0, 1, "shut a key out, also on connections already open",
+     "samspilctl key revoke sag-aarhus", OPTS(s_key_revoke), CTL_SHOW_ENTITY, 0, R(_NOT_SET),
+     s_build_key_revoke, CTL_ACT_KEYS},
+    {"key", "rotate-data", NULL, 0, 0,
+     "new data key; re-seal every stored contact point under it, while serving",
+     "samspilctl key rotate-data", OPTS(s_key_rotate), CTL_SHOW_ENTITY, CTL_LONG,
+     R(DATA_KEY_ROTATION), s_build_data_key_rotate, CTL_ACT_REGISTRATION},
+
     {"events", "tail", NULL, 0, 0, "print a stream's events as JSON lines, live",
      "samspilctl events tail --from 1 --type membership. --count 10", OPTS(s_events_tail),
      CTL_SHOW_LINES, 0, R(_NOT_SET), NULL, CTL_ACT_EVENTS_TAIL},
@@ -373,6 +433,11 @@ static const ctl_command_t s_commands[] = {
 ctl_show_t ctl_command_show(const ctl_command_t *cmd)
 {
     return cmd->show;
+}
+
+bool ctl_command_confirms(const ctl_command_t *cmd)
+{
+    return (cmd->flags & CTL_CONFIRM) != 0;
 }
 
 ctl_action_t ctl_command_action(const ctl_command_t *cmd)
@@ -509,15 +574,9 @@ static void s_help_noun(sp_buf_t *out, const char *noun)
     sp_buf_printf(out, "\nRun '" CTL_PROGRAM " %s VERB --help' for a verb's options.\n", noun);
 }
 
-static void s_help_command(sp_buf_t *out, const ctl_command_t *c)
+/* What a command prints, by its output form. */
+static void s_help_shows(sp_buf_t *out, const ctl_command_t *c)
 {
-    char name[64];
-    ctl_command_name(c, name, sizeof name);
-    sp_buf_printf(out, "Usage: " CTL_PROGRAM " [GLOBAL OPTIONS] %s%s%s%s\n\n", name,
-                  c->args ? " " : "", c->args ? c->args : "", c->nopts ? " [OPTIONS]" : "");
-    sp_buf_printf(out, "%c%s.\n", c->summary[0] - 'a' + 'A', c->summary + 1);
-    if (c->flags & CTL_TENANT)
-        sp_buf_puts(out, "Acts on the tenant named by --tenant or SAMSPIL_TENANT.\n");
     switch (c->show) {
     case CTL_SHOW_ID:
         sp_buf_printf(out,
@@ -546,6 +605,51 @@ static void s_help_command(sp_buf_t *out, const ctl_command_t *c)
                     "--from it replays from that sequence number first and then follows the\n"
                     "stream live, without gaps or duplicates.  Runs until interrupted (SIGINT\n"
                     "or SIGTERM: exit 0) or until --count events were printed.\n");
+        break;
+    }
+}
+
+static void s_help_command(sp_buf_t *out, const ctl_command_t *c)
+{
+    char name[64];
+    ctl_command_name(c, name, sizeof name);
+    sp_buf_printf(out, "Usage: " CTL_PROGRAM " [GLOBAL OPTIONS] %s%s%s%s\n\n", name,
+                  c->args ? " " : "", c->args ? c->args : "", c->nopts ? " [OPTIONS]" : "");
+    sp_buf_printf(out, "%c%s.\n", c->summary[0] - 'a' + 'A', c->summary + 1);
+    if (c->flags & CTL_TENANT)
+        sp_buf_puts(out, "Acts on the tenant named by --tenant or SAMSPIL_TENANT.\n");
+    if (c->flags & CTL_CONFIRM)
+        sp_buf_puts(out,
+                    "It cannot be undone: on a terminal it asks first; otherwise give --yes.\n");
+    if (c->flags & CTL_LONG)
+        sp_buf_puts(out, "It may take minutes: the default timeout is 10 minutes and the request\n"
+                         "is not repeated after a timeout.\n");
+    switch (c->action) {
+    case CTL_ACT_KEY_CREATE:
+        sp_buf_puts(out,
+                    "The secret key never leaves this machine: only the public key is sent to\n"
+                    "the broker's key registry.  The certificate file (mode 0600) is written\n"
+                    "only after the registry accepted the key; an existing file is never\n"
+                    "replaced.  Prints the certificate's path; with -o json the key as\n"
+                    "registered.  Operators only.\n");
+        break;
+    case CTL_ACT_PERSON_EXPORT:
+        sp_buf_puts(out, "Asks every service that holds personal data and prints one JSON\n"
+                         "document: {\"actor_id\": ..., \"exported_at\": ..., \"services\":\n"
+                         "{\"registration\": {...}}}, also without -o json.  Operators, and\n"
+                         "facilitators of the tenant.\n");
+        break;
+    case CTL_ACT_KEYS:
+        if (c->show == CTL_SHOW_LIST)
+            sp_buf_puts(out, "Prints NAME ROLE TENANTS CREATED REVOKED PUBLIC-KEY, one key per "
+                             "line; with\n-o json: {\"items\": [...], \"next\": \"\"}.  "
+                             "Operators only.\n");
+        else
+            sp_buf_puts(out, "Prints the key's \"field: value\" lines; with -o json the key.  "
+                             "Operators only.\n");
+        break;
+    default:
+        s_help_shows(out, c);
         break;
     }
     if (c->nopts) {
@@ -789,6 +893,44 @@ static ctl_parse_t s_resolve_events(ctl_invocation_t *inv, sp_buf_t *err)
     return CTL_PARSE_OK;
 }
 
+/* A key name that can also be a file name: 1..63 of [A-Za-z0-9._-], not
+ * starting with '.' or '-' (the registry's own rule). */
+static bool s_key_name_valid(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 63 || name[0] == '.' || name[0] == '-')
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+/* key create: --out, or HOME/keys/NAME.cert. */
+static ctl_parse_t s_resolve_key_out(ctl_invocation_t *inv, sp_buf_t *err)
+{
+    char quoted[96];
+    const char *name = s_val(inv, "name");
+    if (!s_key_name_valid(name))
+        return s_usage(inv, err,
+                       "invalid value \"%s\" for --name: expected 1 to 63 of A-Z a-z 0-9 . _ -, "
+                       "not starting with . or -",
+                       sp_error_quote(name, 48, quoted, sizeof quoted));
+    if (s_val(inv, "out") && *s_val(inv, "out")) {
+        inv->key_out = s_val(inv, "out");
+        return CTL_PARSE_OK;
+    }
+    char home[4096];
+    if (sp_curve_home(inv->home, home, sizeof home) < 0 ||
+        snprintf(inv->key_out_buf, sizeof inv->key_out_buf, "%s/keys/%s.cert", home, name) >=
+            (int)sizeof inv->key_out_buf)
+        return s_usage(inv, err, "the home directory path is too long");
+    inv->key_out = inv->key_out_buf;
+    inv->key_out_default = true;
+    return CTL_PARSE_OK;
+}
+
 /* Resolve the global options into the invocation's fields. */
 static ctl_parse_t s_resolve_globals(ctl_invocation_t *inv, sp_buf_t *err)
 {
@@ -812,6 +954,13 @@ static ctl_parse_t s_resolve_globals(ctl_invocation_t *inv, sp_buf_t *err)
                        sp_error_quote(ttext, 48, quoted, sizeof quoted));
     }
     inv->timeout_ms = (int)timeout;
+    inv->retries = 2;
+    if (inv->cmd->flags & CTL_LONG) {
+        inv->retries = 0; /* a repeat would redo the work; the operation says how to resume */
+        if (!s_isset(inv, "timeout-ms"))
+            inv->timeout_ms = CTL_LONG_TIMEOUT_MS;
+    }
+    inv->yes = s_isset(inv, "yes");
     inv->tenant = s_val(inv, "tenant");
     inv->idempotency_key = s_val(inv, "idempotency-key");
     inv->all = s_isset(inv, "all");
@@ -830,6 +979,8 @@ static ctl_parse_t s_resolve_globals(ctl_invocation_t *inv, sp_buf_t *err)
         return s_usage(inv, err, "no tenant: give --tenant CODE or set SAMSPIL_TENANT");
     if (inv->cmd->action == CTL_ACT_EVENTS_TAIL)
         return s_resolve_events(inv, err);
+    if (inv->cmd->action == CTL_ACT_KEY_CREATE)
+        return s_resolve_key_out(inv, err);
     return CTL_PARSE_OK;
 }
 
@@ -916,7 +1067,8 @@ ctl_parse_t ctl_args_parse(ctl_invocation_t *inv, int argc, char **argv, sp_buf_
     /* pass 2: sp_config_parse with the global and this command's options */
     const ctl_command_t *cmd = inv->cmd;
     for (size_t i = 0; i < COUNT(s_global_opts); i++)
-        inv->opts[inv->nopts++] = s_global_opts[i].opt;
+        if (!s_command_opt(cmd, s_global_opts[i].opt.flag)) /* key create --tenant is its own */
+            inv->opts[inv->nopts++] = s_global_opts[i].opt;
     for (size_t i = 0; i < cmd->nopts && inv->nopts < CTL_MAX_OPTS; i++)
         inv->opts[inv->nopts++] = cmd->opts[i].opt;
     char program[64];
@@ -1431,11 +1583,149 @@ static int s_build_consent_list(const ctl_invocation_t *inv, ctl_request_t *r, s
     return s_page(inv, r, &op->page, err);
 }
 
+/* person export/erase: an ID argument or --external-ref, not both.  Sets
+ * *id or *ref; returns 0 or -1 after a usage error. */
+static int s_person_key(const ctl_invocation_t *inv, char **id, char **ref, sp_buf_t *err)
+{
+    char *external_ref = s_val(inv, "external-ref");
+    if (inv->nargs == 0 && !external_ref)
+        return s_build_usage(inv, err, "give the person's actor ID or --external-ref SYSTEM:ID");
+    if (inv->nargs > 0 && external_ref)
+        return s_build_usage(inv, err, "give an actor ID or --external-ref, not both");
+    if (inv->nargs > 0)
+        *id = (char *)inv->args[0];
+    else
+        *ref = external_ref;
+    return 0;
+}
+
+static int s_build_person_export(const ctl_invocation_t *inv, ctl_request_t *r, sp_buf_t *err)
+{
+    Samspil__V1__PersonExport *op = &r->op.person_export;
+    samspil__v1__person_export__init(op);
+    if (s_person_key(inv, &op->actor_id, &op->external_ref, err) < 0)
+        return -1;
+    r->req.op_case = SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_EXPORT;
+    r->req.person_export = op;
+    return 0;
+}
+
+static int s_build_person_erase(const ctl_invocation_t *inv, ctl_request_t *r, sp_buf_t *err)
+{
+    Samspil__V1__PersonErase *op = &r->op.person_erase;
+    samspil__v1__person_erase__init(op);
+    if (s_person_key(inv, &op->actor_id, &op->external_ref, err) < 0)
+        return -1;
+    r->req.op_case = SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_ERASE;
+    r->req.person_erase = op;
+    return 0;
+}
+
+static int s_build_data_key_rotate(const ctl_invocation_t *inv, ctl_request_t *r, sp_buf_t *err)
+{
+    Samspil__V1__DataKeyRotate *op = &r->op.data_key_rotate;
+    samspil__v1__data_key_rotate__init(op);
+    op->reseal_only = s_isset(inv, "reseal-only");
+    const char *batch = s_val(inv, "batch");
+    if (batch) {
+        long long n;
+        if (s_parse_int(batch, 1, UINT32_MAX, &n) < 0) {
+            char quoted[96];
+            return s_build_usage(inv, err,
+                                 "invalid value \"%s\" for --batch: expected a number of rows, 1 "
+                                 "or more",
+                                 sp_error_quote(batch, 48, quoted, sizeof quoted));
+        }
+        op->batch = (uint32_t)n;
+    }
+    r->req.op_case = SAMSPIL__V1__REGISTRATION_REQUEST__OP_DATA_KEY_ROTATE;
+    r->req.data_key_rotate = op;
+    return 0;
+}
+
+/* The --tenant values of key create, each possibly "101,147", into
+ * r->tenants.  Returns the count, or -1 after a usage error. */
+static int s_key_tenants(const ctl_invocation_t *inv, ctl_request_t *r, sp_buf_t *err)
+{
+    const sp_option_t *o = s_opt(inv, "tenant");
+    size_t n = 0, used = 0;
+    for (size_t i = 0; o && o->set && i < o->nvalues; i++) {
+        const char *p = o->values[i];
+        while (*p) {
+            while (*p == ',' || *p == ' ')
+                p++;
+            size_t len = strcspn(p, ", ");
+            if (len == 0)
+                break;
+            if (n == CTL_MAX_TENANTS || used + len + 1 > sizeof r->tenant_text)
+                return s_build_usage(inv, err, "too many tenants: at most %d", CTL_MAX_TENANTS);
+            char *code = r->tenant_text + used;
+            memcpy(code, p, len);
+            code[len] = '\0';
+            used += len + 1;
+            r->tenants[n++] = code;
+            p += len;
+        }
+    }
+    return (int)n;
+}
+
+static int s_build_key_create(const ctl_invocation_t *inv, ctl_request_t *r, sp_buf_t *err)
+{
+    Samspil__V1__KeyCreate *op = &r->key_op.create;
+    samspil__v1__key_create__init(op);
+    op->name = s_val(inv, "name");
+    op->role = s_enum_val(inv, "role");
+    int n = s_key_tenants(inv, r, err);
+    if (n < 0)
+        return -1;
+    op->all_tenants = s_isset(inv, "all-tenants");
+    if (op->all_tenants && n > 0)
+        return s_build_usage(inv, err, "give --tenant CODE or --all-tenants, not both");
+    op->tenants = r->tenants;
+    op->n_tenants = (size_t)n;
+    r->key_req.op_case = SAMSPIL__V1__KEY_REQUEST__OP_CREATE;
+    r->key_req.create = op;
+    return 0;
+}
+
+static int s_build_key_list(const ctl_invocation_t *inv, ctl_request_t *r, sp_buf_t *err)
+{
+    Samspil__V1__KeyList *op = &r->key_op.list;
+    samspil__v1__key_list__init(op);
+    op->include_revoked = s_isset(inv, "include-revoked");
+    r->key_req.op_case = SAMSPIL__V1__KEY_REQUEST__OP_LIST;
+    r->key_req.list = op;
+    return 0;
+}
+
+static int s_build_key_revoke(const ctl_invocation_t *inv, ctl_request_t *r, sp_buf_t *err)
+{
+    char *public_key = s_val(inv, "public-key");
+    if (inv->nargs == 0 && !public_key)
+        return s_build_usage(inv, err, "give the key's NAME or --public-key KEY");
+    if (inv->nargs > 0 && public_key)
+        return s_build_usage(inv, err, "give a NAME or --public-key, not both");
+    Samspil__V1__KeyRevoke *op = &r->key_op.revoke;
+    samspil__v1__key_revoke__init(op);
+    if (inv->nargs > 0) {
+        op->key_case = SAMSPIL__V1__KEY_REVOKE__KEY_NAME;
+        op->name = (char *)inv->args[0];
+    } else {
+        op->key_case = SAMSPIL__V1__KEY_REVOKE__KEY_PUBLIC_KEY;
+        op->public_key = public_key;
+    }
+    r->key_req.op_case = SAMSPIL__V1__KEY_REQUEST__OP_REVOKE;
+    r->key_req.revoke = op;
+    return 0;
+}
+
 int ctl_args_build(const ctl_invocation_t *inv, const char *idempotency_key, ctl_request_t *r,
                    sp_buf_t *err)
 {
     memset(r, 0, sizeof *r);
     samspil__v1__registration_request__init(&r->req);
+    samspil__v1__key_request__init(&r->key_req);
     if (!inv->cmd || !inv->cmd->build)
         return -1;
     if ((inv->cmd->flags & CTL_TENANT) && inv->tenant)

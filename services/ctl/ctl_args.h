@@ -7,6 +7,7 @@
 #ifndef CTL_ARGS_H
 #define CTL_ARGS_H
 
+#include "samspil/v1/keys.pb-c.h"
 #include "samspil/v1/registration.pb-c.h"
 #include "sp_buf.h"
 #include "sp_config.h"
@@ -20,6 +21,8 @@
 #define CTL_MAX_ARGS 4  /* positional arguments after NOUN VERB */
 #define CTL_MAX_CONTACTS 3 * SP_OPT_MAX_VALUES
 #define CTL_MAX_MASK 16
+#define CTL_MAX_TENANTS 100        /* key create: tenants of a key (Denmark has 98) */
+#define CTL_LONG_TIMEOUT_MS 600000 /* key rotate-data without --timeout-ms */
 
 /* How a command shows its result. */
 typedef enum {
@@ -35,6 +38,9 @@ typedef enum {
     CTL_ACT_REGISTRATION = 0, /* one RegistrationRequest (per page with --all) */
     CTL_ACT_STATUS,           /* mmi.status on the broker */
     CTL_ACT_EVENTS_TAIL,      /* follow an event stream (ctl_tail.c) */
+    CTL_ACT_KEY_CREATE,       /* key pair, KeyRequest create, certificate file (ctl_keys.c) */
+    CTL_ACT_KEYS,             /* another KeyRequest to the broker's samspil.keys */
+    CTL_ACT_PERSON_EXPORT,    /* person_export of every service, one document (ctl_person.c) */
 } ctl_action_t;
 
 typedef enum { CTL_OUTPUT_TEXT = 0, CTL_OUTPUT_JSON } ctl_output_t;
@@ -68,9 +74,14 @@ typedef struct {
     const char *key_path;        /* --key / SAMSPIL_KEY, or NULL: the default certificate */
     ctl_output_t output;
     int timeout_ms;
-    bool all; /* list --all: follow `next` to the end */
+    int retries; /* extra attempts after a timeout: 2, or 0 for a long operation */
+    bool all;    /* list --all: follow `next` to the end */
+    bool yes;    /* --yes: confirmed on the command line */
     char broker_buf[4200];
     ctl_events_opts_t events; /* events tail */
+    const char *key_out;      /* key create: the certificate file to write */
+    bool key_out_default;     /* key_out is HOME/keys/NAME.cert (its directory may be made) */
+    char key_out_buf[4200];
 } ctl_invocation_t;
 
 typedef enum {
@@ -92,7 +103,8 @@ void ctl_args_help(const ctl_invocation_t *inv, sp_buf_t *out);
 /* Facts about the parsed command. */
 ctl_show_t ctl_command_show(const ctl_command_t *cmd);
 ctl_action_t ctl_command_action(const ctl_command_t *cmd);
-bool ctl_command_writes(const ctl_command_t *cmd); /* sends an idempotency key */
+bool ctl_command_writes(const ctl_command_t *cmd);   /* sends an idempotency key */
+bool ctl_command_confirms(const ctl_command_t *cmd); /* asks before it acts, unless --yes */
 const char *ctl_command_name(const ctl_command_t *cmd, char *out,
                              size_t outlen); /* "actor create" */
 /* The reply result the command expects (e.g. ..._RESULT_ACTOR). */
@@ -124,7 +136,20 @@ typedef struct {
         Samspil__V1__ConsentRecord consent_record;
         Samspil__V1__ConsentWithdraw consent_withdraw;
         Samspil__V1__ConsentList consent_list;
+        Samspil__V1__PersonExport person_export;
+        Samspil__V1__PersonErase person_erase;
+        Samspil__V1__DataKeyRotate data_key_rotate;
     } op;
+    /* key create, list, revoke: the broker's samspil.keys request (the
+     * caller sets key_op.create.public_key) */
+    Samspil__V1__KeyRequest key_req;
+    union {
+        Samspil__V1__KeyCreate create;
+        Samspil__V1__KeyList list;
+        Samspil__V1__KeyRevoke revoke;
+    } key_op;
+    char *tenants[CTL_MAX_TENANTS];
+    char tenant_text[CTL_MAX_TENANTS * 4 + 1]; /* the codes, NUL-separated */
     union {
         Samspil__V1__Partnership partnership;
         Samspil__V1__Actor actor;
@@ -140,8 +165,9 @@ typedef struct {
     char *mask[CTL_MAX_MASK];
 } ctl_request_t;
 
-/* Build the request for a parsed registration command (not `status`) into
- * `r`.  `idempotency_key` is sent with writes when non-NULL (the caller
+/* Build the request for a parsed command into `r`: r->req for a
+ * registration command, r->key_req for key create/list/revoke (nothing for
+ * status and events tail).  `idempotency_key` is sent with writes when non-NULL (the caller
  * passes --idempotency-key or a fresh random key).  Returns 0, or -1 with a
  * usage error appended to `err`. */
 int ctl_args_build(const ctl_invocation_t *inv, const char *idempotency_key, ctl_request_t *r,

@@ -71,7 +71,7 @@ sp_client_t *ctl_connect(const ctl_invocation_t *inv, const sp_curve_client_t *c
         return NULL;
     }
     sp_client_set_timeout(client, inv->timeout_ms);
-    sp_client_set_retries(client, 2);
+    sp_client_set_retries(client, inv->retries);
     return client;
 }
 
@@ -90,6 +90,29 @@ int ctl_call_failed(const ctl_invocation_t *inv, const char *service)
     fprintf(stderr, CTL_PROGRAM ": could not send to the broker at %s: %s\n", inv->broker,
             strerror(errno));
     return CTL_EXIT_UNAVAILABLE;
+}
+
+int ctl_confirm(const ctl_invocation_t *inv, const char *what)
+{
+    if (inv->yes)
+        return CTL_EXIT_OK;
+    char name[64];
+    ctl_command_name(inv->cmd, name, sizeof name);
+    if (!isatty(STDIN_FILENO)) {
+        fprintf(stderr,
+                CTL_PROGRAM " %s: refusing to %s without --yes (stdin is not a terminal)\n"
+                            "Try '" CTL_PROGRAM " %s --help'.\n",
+                name, what, name);
+        return CTL_EXIT_USAGE;
+    }
+    fprintf(stderr, "%s? This cannot be undone. Type yes to go on: ", what);
+    fflush(stderr);
+    char line[16];
+    if (!fgets(line, sizeof line, stdin) || strcmp(line, "yes\n") != 0) {
+        fprintf(stderr, CTL_PROGRAM " %s: not confirmed; nothing was done\n", name);
+        return CTL_EXIT_USAGE;
+    }
+    return CTL_EXIT_OK;
 }
 
 int ctl_error_reply(const Samspil__V1__Error *err)

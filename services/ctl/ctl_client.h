@@ -33,12 +33,17 @@ int ctl_emit(const sp_buf_t *buf);
 int ctl_load_curve(const ctl_invocation_t *inv, sp_curve_client_t *out);
 
 /* A client for inv->broker acting with `curve`, with the invocation's
- * timeout and 2 retries.  NULL after reporting on stderr. */
+ * timeout and retries.  NULL after reporting on stderr. */
 sp_client_t *ctl_connect(const ctl_invocation_t *inv, const sp_curve_client_t *curve);
 
 /* Report a failed sp_client call to `service` (errno set by it) on stderr;
  * returns the exit status. */
 int ctl_call_failed(const ctl_invocation_t *inv, const char *service);
+
+/* For an irreversible command: CTL_EXIT_OK with --yes, or when the user
+ * types "yes" at the prompt on a terminal; else CTL_EXIT_USAGE (reported).
+ * `what` completes "refusing to ...", e.g. "erase actor <id> of tenant 751". */
+int ctl_confirm(const ctl_invocation_t *inv, const char *what);
 
 /* Print an error reply on stderr; returns CTL_EXIT_UNAVAILABLE for
  * `unavailable`, else CTL_EXIT_REPLY. */

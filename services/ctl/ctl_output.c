@@ -407,6 +407,12 @@ static void s_key_string(sp_buf_t *out, const char *key, const char *value, bool
 
 void ctl_output_event_line(sp_buf_t *out, const Samspil__V1__Event *event)
 {
+    ctl_output_event_object(out, event);
+    sp_buf_puts(out, "\n");
+}
+
+void ctl_output_event_object(sp_buf_t *out, const Samspil__V1__Event *event)
+{
     char when[40];
     sp_buf_puts(out, "{");
     s_key_string(out, "stream", event->stream, true);
@@ -428,5 +434,158 @@ void ctl_output_event_line(sp_buf_t *out, const Samspil__V1__Event *event)
         }
         sp_buf_free(&fields);
     }
-    sp_buf_puts(out, "}\n");
+    sp_buf_puts(out, "}");
+}
+
+/* ------------------------------------------------------------ keys */
+
+const char *ctl_output_key_tenants(const Samspil__V1__KeyInfo *key, char *out, size_t outlen)
+{
+    if (outlen == 0)
+        return out;
+    out[0] = '\0';
+    if (key->all_tenants) {
+        snprintf(out, outlen, "*");
+        return out;
+    }
+    size_t used = 0;
+    for (size_t i = 0; i < key->n_tenants; i++) {
+        int n = snprintf(out + used, outlen - used, "%s%s", i ? "," : "",
+                         key->tenants[i] ? key->tenants[i] : "");
+        if (n < 0 || (size_t)n >= outlen - used)
+            break;
+        used += (size_t)n;
+    }
+    return out;
+}
+
+void ctl_output_keys_text(sp_buf_t *out, Samspil__V1__KeyInfo *const *keys, size_t n)
+{
+    enum { NCOLS = 6 };
+    char **cells = calloc(n * NCOLS + 1, sizeof *cells);
+    size_t width[NCOLS] = {0};
+    if (!cells)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        const Samspil__V1__KeyInfo *k = keys[i];
+        char role[64], tenants[512];
+        const char *text[NCOLS] = {
+            k->name,
+            s_enum_word(&samspil__v1__role__descriptor, k->role, role, sizeof role),
+            ctl_output_key_tenants(k, tenants, sizeof tenants),
+            k->created,
+            k->revoked,
+            k->public_key,
+        };
+        for (size_t c = 0; c < NCOLS; c++) {
+            sp_buf_t cell;
+            sp_buf_init(&cell);
+            s_text(&cell, text[c]);
+            if (cell.len == 0)
+                sp_buf_puts(&cell, "-");
+            cells[i * NCOLS + c] = sp_buf_take(&cell);
+            size_t w = s_width(cells[i * NCOLS + c]);
+            if (w > width[c])
+                width[c] = w;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (size_t c = 0; c < NCOLS; c++) {
+            const char *cell = cells[i * NCOLS + c];
+            sp_buf_puts(out, cell);
+            if (c + 1 < NCOLS)
+                sp_buf_printf(out, "%*s", (int)(width[c] - s_width(cell) + 2), "");
+            free(cells[i * NCOLS + c]);
+        }
+        sp_buf_puts(out, "\n");
+    }
+    free(cells);
+}
+
+/* ------------------------------------------------------------ person export */
+
+void ctl_output_person_begin(sp_buf_t *out, const char *actor_id, int64_t exported_at_us)
+{
+    char when[40];
+    sp_buf_puts(out, "{\n  \"actor_id\": ");
+    sp_buf_json_string(out, actor_id ? actor_id : "", actor_id ? strlen(actor_id) : 0);
+    sp_buf_puts(out, ",\n  \"exported_at\": ");
+    ctl_output_time(exported_at_us, when, sizeof when);
+    sp_buf_json_string(out, when, strlen(when));
+    sp_buf_puts(out, ",\n  \"services\": {");
+}
+
+/* One PersonEvent as an events-tail object. */
+static void s_person_event(sp_buf_t *out, const Samspil__V1__PersonEvent *pe, const char *stream)
+{
+    Samspil__V1__Event *ev = samspil__v1__event__unpack(
+        NULL, pe->event.len, pe->event.data ? pe->event.data : (const uint8_t *)"");
+    if (ev) {
+        char *saved_stream = ev->stream;
+        uint64_t saved_seq = ev->seq;
+        if (!ev->stream || !*ev->stream)
+            ev->stream = (char *)stream;
+        if (ev->seq == 0)
+            ev->seq = pe->seq;
+        ctl_output_event_object(out, ev);
+        ev->stream = saved_stream;
+        ev->seq = saved_seq;
+        samspil__v1__event__free_unpacked(ev, NULL);
+        return;
+    }
+    char when[40];
+    sp_buf_printf(out, "{\"seq\":%" PRIu64 ",\"type\":", pe->seq);
+    sp_buf_json_string(out, pe->type ? pe->type : "", pe->type ? strlen(pe->type) : 0);
+    sp_buf_puts(out, ",\"entity_id\":");
+    sp_buf_json_string(out, pe->entity_id ? pe->entity_id : "",
+                       pe->entity_id ? strlen(pe->entity_id) : 0);
+    sp_buf_puts(out, ",\"occurred_at\":");
+    ctl_output_time(pe->occurred_at_us, when, sizeof when);
+    sp_buf_json_string(out, when, strlen(when));
+    sp_buf_puts(out, ",\"event_base64\":");
+    sp_buf_json_base64(out, pe->event.data, pe->event.len);
+    sp_buf_puts(out, "}");
+}
+
+void ctl_output_person_service(sp_buf_t *out, const char *name, const ProtobufCMessage *msg,
+                               bool first)
+{
+    sp_buf_puts(out, first ? "\n    " : ",\n    ");
+    sp_buf_json_string(out, name, strlen(name));
+    sp_buf_puts(out, ": ");
+    if (msg->descriptor != &samspil__v1__person__descriptor) {
+        sp_pbjson_append(out, msg, CTL_JSON_FLAGS, 2);
+        return;
+    }
+    /* registration's Person: print it without its events, then put the
+     * decoded events where the empty list stands */
+    const Samspil__V1__Person *person = (const Samspil__V1__Person *)msg;
+    Samspil__V1__Person copy = *person;
+    copy.n_events = 0;
+    copy.events = NULL;
+    sp_buf_t doc;
+    sp_buf_init(&doc);
+    sp_pbjson_append(&doc, &copy.base, CTL_JSON_FLAGS, 2);
+    static const char empty[] = "\n      \"events\": []";
+    const char *at = doc.data ? strstr(doc.data, empty) : NULL;
+    if (!at || person->n_events == 0) {
+        sp_buf_append(out, doc.data, doc.len);
+        sp_buf_free(&doc);
+        return;
+    }
+    size_t head = (size_t)(at - doc.data);
+    sp_buf_append(out, doc.data, head);
+    sp_buf_puts(out, "\n      \"events\": [");
+    for (size_t i = 0; i < person->n_events; i++) {
+        sp_buf_puts(out, i ? ",\n        " : "\n        ");
+        s_person_event(out, person->events[i], name);
+    }
+    sp_buf_puts(out, "\n      ]");
+    sp_buf_puts(out, at + sizeof empty - 1);
+    sp_buf_free(&doc);
+}
+
+void ctl_output_person_end(sp_buf_t *out)
+{
+    sp_buf_puts(out, "\n  }\n}\n");
 }

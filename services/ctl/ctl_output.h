@@ -10,6 +10,7 @@
 
 #include "samspil/v1/broker.pb-c.h"
 #include "samspil/v1/events.pb-c.h"
+#include "samspil/v1/keys.pb-c.h"
 #include "samspil/v1/registration.pb-c.h"
 #include "sp_buf.h"
 #include "sp_pbjson.h"
@@ -61,8 +62,8 @@ const char *ctl_page_next(const ProtobufCMessage *page);
 extern const char *const ctl_output_event_keys[6];
 
 /* `us` microseconds since the Unix epoch as RFC 3339 UTC with six decimals,
- * "2026-11-27T07:00:00.000123Z", into `out` (at least 28 bytes; years
- * before 0 or after 9999 are clamped to those).  Returns `out`. */
+ * "2026-11-27T07:00:00.000123Z", into `out` (at least 28 bytes; times
+ * before year 1 or after year 9999 are clamped to those).  Returns `out`. */
 const char *ctl_output_time(int64_t us, char *out, size_t outlen);
 
 /* Append `event` as one compact JSON object and a newline:
@@ -76,5 +77,36 @@ void ctl_output_event_line(sp_buf_t *out, const Samspil__V1__Event *event);
 
 /* The payload message of `event`, or NULL. */
 const ProtobufCMessage *ctl_output_event_payload(const Samspil__V1__Event *event);
+
+/* The same line without its newline (for embedding in a document). */
+void ctl_output_event_object(sp_buf_t *out, const Samspil__V1__Event *event);
+
+/* ------------------------------------------------------------ keys */
+
+/* One line per key: name, role, tenants ("*" for all, else "101,147"),
+ * created, revoked ("-" while valid), public key; columns aligned. */
+void ctl_output_keys_text(sp_buf_t *out, Samspil__V1__KeyInfo *const *keys, size_t n);
+
+/* The tenants of a key as a certificate file states them: "*" for all,
+ * else the codes joined by ",".  Writes into `out`; returns `out`. */
+const char *ctl_output_key_tenants(const Samspil__V1__KeyInfo *key, char *out, size_t outlen);
+
+/* ------------------------------------------------------------ person export */
+
+/* The art. 15 document, built in three steps:
+ *   {"actor_id": ..., "exported_at": ..., "services": {"<name>": {...}, ...}}
+ * begin, one ctl_output_person_service per service (`first` for the first),
+ * end (which adds the newline).  `exported_at_us`: when it was asked. */
+void ctl_output_person_begin(sp_buf_t *out, const char *actor_id, int64_t exported_at_us);
+
+/* One service's reply message under its name.  For registration's Person,
+ * each stored event (PersonEvent.event, packed protobuf) is decoded and
+ * shown as an events-tail object (with its seq, stream `name`); one that
+ * does not decode keeps seq, type, entity_id, occurred_at and the bytes as
+ * "event_base64". */
+void ctl_output_person_service(sp_buf_t *out, const char *name, const ProtobufCMessage *msg,
+                               bool first);
+
+void ctl_output_person_end(sp_buf_t *out);
 
 #endif

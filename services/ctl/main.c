@@ -10,7 +10,9 @@
  */
 #include "ctl_args.h"
 #include "ctl_client.h"
+#include "ctl_keys.h"
 #include "ctl_output.h"
+#include "ctl_person.h"
 #include "ctl_tail.h"
 
 #include "samspil/v1/broker.pb-c.h"
@@ -119,6 +121,20 @@ static int s_registration(const ctl_invocation_t *inv, const sp_curve_client_t *
         return CTL_EXIT_USAGE;
     }
     sp_buf_free(&err);
+    if (ctl_command_confirms(inv->cmd)) {
+        char what[256]; /* person erase is the one command that confirms */
+        const char *ref = r->req.op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_ERASE &&
+                                  r->req.person_erase->actor_id && *r->req.person_erase->actor_id
+                              ? r->req.person_erase->actor_id
+                              : "found by the external reference";
+        snprintf(what, sizeof what, "erase every personal field of the person %s in tenant %s", ref,
+                 inv->tenant ? inv->tenant : "");
+        int rc = ctl_confirm(inv, what);
+        if (rc != CTL_EXIT_OK) {
+            free(r);
+            return rc;
+        }
+    }
     sp_client_t *client = ctl_connect(inv, curve);
     if (!client) {
         free(r);
@@ -206,6 +222,15 @@ static int s_run(const ctl_invocation_t *inv)
             break;
         case CTL_ACT_EVENTS_TAIL:
             exit_code = ctl_tail_run(inv, curve);
+            break;
+        case CTL_ACT_KEY_CREATE:
+            exit_code = ctl_keys_create(inv, curve);
+            break;
+        case CTL_ACT_KEYS:
+            exit_code = ctl_keys_call(inv, curve);
+            break;
+        case CTL_ACT_PERSON_EXPORT:
+            exit_code = ctl_person_export(inv, curve);
             break;
         case CTL_ACT_REGISTRATION:
         default:

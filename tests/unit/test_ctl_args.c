@@ -592,6 +592,158 @@ static void test_events_tail(void **state)
     sp_buf_free(&help);
 }
 
+/* Parse and build a key command; returns the KeyRequest packed and unpacked
+ * (free with samspil__v1__key_request__free_unpacked). */
+static Samspil__V1__KeyRequest *s_key_request(int argc, char **argv)
+{
+    assert_int_equal(s_parse(argc, argv), CTL_PARSE_OK);
+    ctl_request_t *r = malloc(sizeof *r);
+    assert_non_null(r);
+    assert_int_equal(ctl_args_build(&s_inv, "ignored", r, &s_err), 0);
+    if (r->key_req.op_case == SAMSPIL__V1__KEY_REQUEST__OP_CREATE)
+        r->key_req.create->public_key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+    size_t len = samspil__v1__key_request__get_packed_size(&r->key_req);
+    uint8_t *buf = malloc(len ? len : 1);
+    assert_non_null(buf);
+    samspil__v1__key_request__pack(&r->key_req, buf);
+    Samspil__V1__KeyRequest *req = samspil__v1__key_request__unpack(NULL, len, buf);
+    assert_non_null(req);
+    free(buf);
+    free(r);
+    return req;
+}
+
+static void test_key_commands(void **state)
+{
+    (void)state;
+    setenv("SAMSPIL_HOME", "/srv/samspil", 1);
+    setenv("SAMSPIL_TENANT", "751", 1); /* never a key's tenant */
+    char *c1[] = {"samspilctl", "key",      "create",  "--name",   "sag-aarhus", "--role",
+                  "integrator", "--tenant", "101,147", "--tenant", "751"};
+    Samspil__V1__KeyRequest *req = s_key_request(ARGC(c1), c1);
+    assert_int_equal(ctl_command_action(s_inv.cmd), CTL_ACT_KEY_CREATE);
+    assert_int_equal(req->op_case, SAMSPIL__V1__KEY_REQUEST__OP_CREATE);
+    assert_string_equal(req->create->name, "sag-aarhus");
+    assert_int_equal(req->create->role, SAMSPIL__V1__ROLE__ROLE_INTEGRATOR);
+    assert_int_equal(req->create->n_tenants, 3);
+    assert_string_equal(req->create->tenants[0], "101");
+    assert_string_equal(req->create->tenants[1], "147");
+    assert_string_equal(req->create->tenants[2], "751");
+    assert_false(req->create->all_tenants);
+    assert_string_equal(s_inv.key_out, "/srv/samspil/keys/sag-aarhus.cert");
+    assert_true(s_inv.key_out_default);
+    samspil__v1__key_request__free_unpacked(req, NULL);
+
+    char *c2[] = {"samspilctl", "key",      "create",        "--name", "ops2",
+                  "--role",     "operator", "--all-tenants", "--out",  "/tmp/o.cert"};
+    req = s_key_request(ARGC(c2), c2);
+    assert_true(req->create->all_tenants);
+    assert_int_equal(req->create->n_tenants, 0); /* SAMSPIL_TENANT is not taken */
+    assert_string_equal(s_inv.key_out, "/tmp/o.cert");
+    assert_false(s_inv.key_out_default);
+    samspil__v1__key_request__free_unpacked(req, NULL);
+
+    char *c3[] = {"samspilctl", "key",      "create",   "--name", "x",
+                  "--role",     "operator", "--tenant", "101",    "--all-tenants"};
+    assert_int_equal(s_parse(ARGC(c3), c3), CTL_PARSE_OK);
+    ctl_request_t *r = malloc(sizeof *r);
+    assert_non_null(r);
+    sp_buf_reset(&s_err);
+    assert_int_equal(ctl_args_build(&s_inv, NULL, r, &s_err), -1);
+    assert_non_null(strstr(s_err.data, "--tenant CODE or --all-tenants, not both"));
+    free(r);
+    char *c4[] = {"samspilctl", "key", "create", "--name", "a/b", "--role", "reader"};
+    s_expect_parse_usage(ARGC(c4), c4, "\"a/b\" for --name");
+    char *c5[] = {"samspilctl", "key", "create", "--name", "a", "--role", "ROLE_OPERATOR!"};
+    s_expect_parse_usage(ARGC(c5), c5, "for --role: expected one of operator, integrator");
+    char *c6[] = {"samspilctl", "key", "create", "--role", "reader"};
+    s_expect_parse_usage(ARGC(c6), c6, "missing required option --name");
+
+    char *l1[] = {"samspilctl", "key", "list", "--include-revoked", "-o", "json"};
+    req = s_key_request(ARGC(l1), l1);
+    assert_int_equal(ctl_command_action(s_inv.cmd), CTL_ACT_KEYS);
+    assert_int_equal(req->op_case, SAMSPIL__V1__KEY_REQUEST__OP_LIST);
+    assert_true(req->list->include_revoked);
+    samspil__v1__key_request__free_unpacked(req, NULL);
+
+    char *v1[] = {"samspilctl", "key", "revoke", "sag-aarhus"};
+    req = s_key_request(ARGC(v1), v1);
+    assert_int_equal(req->revoke->key_case, SAMSPIL__V1__KEY_REVOKE__KEY_NAME);
+    assert_string_equal(req->revoke->name, "sag-aarhus");
+    samspil__v1__key_request__free_unpacked(req, NULL);
+    char *v2[] = {"samspilctl", "key", "revoke", "--public-key", "abc"};
+    req = s_key_request(ARGC(v2), v2);
+    assert_int_equal(req->revoke->key_case, SAMSPIL__V1__KEY_REVOKE__KEY_PUBLIC_KEY);
+    assert_string_equal(req->revoke->public_key, "abc");
+    samspil__v1__key_request__free_unpacked(req, NULL);
+
+    /* --key chooses the certificate for any command */
+    char *k1[] = {"samspilctl", "--key", "/k/ops.cert", "key", "list"};
+    assert_int_equal(s_parse(ARGC(k1), k1), CTL_PARSE_OK);
+    assert_string_equal(s_inv.key_path, "/k/ops.cert");
+}
+
+static void test_person_and_rotate(void **state)
+{
+    (void)state;
+    char *e1[] = {"samspilctl", "--tenant", "751", "person", "export", "a-1"};
+    Samspil__V1__RegistrationRequest *req = s_request(ARGC(e1), e1, "k");
+    assert_int_equal(ctl_command_action(s_inv.cmd), CTL_ACT_PERSON_EXPORT);
+    assert_int_equal(req->op_case, SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_EXPORT);
+    assert_string_equal(req->tenant, "751");
+    assert_string_equal(req->person_export->actor_id, "a-1");
+    assert_string_equal(req->idempotency_key, ""); /* a read */
+    samspil__v1__registration_request__free_unpacked(req, NULL);
+
+    char *e2[] = {"samspilctl",     "--tenant",       "751", "person", "export",
+                  "--external-ref", "cpr:010203-1234"};
+    req = s_request(ARGC(e2), e2, NULL);
+    assert_string_equal(req->person_export->actor_id, "");
+    assert_string_equal(req->person_export->external_ref, "cpr:010203-1234");
+    samspil__v1__registration_request__free_unpacked(req, NULL);
+
+    char *x1[] = {"samspilctl", "--tenant", "751", "person", "erase", "a-1", "--yes"};
+    req = s_request(ARGC(x1), x1, "k1");
+    assert_true(ctl_command_confirms(s_inv.cmd));
+    assert_true(s_inv.yes);
+    assert_int_equal(req->op_case, SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_ERASE);
+    assert_string_equal(req->person_erase->actor_id, "a-1");
+    assert_string_equal(req->idempotency_key, "k1");
+    samspil__v1__registration_request__free_unpacked(req, NULL);
+    char *x2[] = {"samspilctl", "--tenant", "751", "person", "erase", "a-1"};
+    assert_int_equal(s_parse(ARGC(x2), x2), CTL_PARSE_OK);
+    assert_false(s_inv.yes);
+    char *x3[] = {"samspilctl", "person", "erase", "a-1", "--yes"};
+    s_expect_parse_usage(ARGC(x3), x3, "no tenant");
+
+    char *b1[] = {"samspilctl", "--tenant", "751", "person", "export"};
+    assert_int_equal(s_parse(ARGC(b1), b1), CTL_PARSE_OK);
+    ctl_request_t *r = malloc(sizeof *r);
+    assert_non_null(r);
+    sp_buf_reset(&s_err);
+    assert_int_equal(ctl_args_build(&s_inv, NULL, r, &s_err), -1);
+    assert_non_null(strstr(s_err.data, "give the person's actor ID or --external-ref"));
+    free(r);
+
+    char *k1[] = {"samspilctl", "key", "rotate-data"};
+    req = s_request(ARGC(k1), k1, NULL);
+    assert_int_equal(req->op_case, SAMSPIL__V1__REGISTRATION_REQUEST__OP_DATA_KEY_ROTATE);
+    assert_false(req->data_key_rotate->reseal_only);
+    assert_int_equal(s_inv.retries, 0);
+    assert_int_equal(s_inv.timeout_ms, CTL_LONG_TIMEOUT_MS);
+    samspil__v1__registration_request__free_unpacked(req, NULL);
+    char *k2[] = {"samspilctl", "key",  "rotate-data",  "--reseal-only",
+                  "--batch",    "1000", "--timeout-ms", "9000"};
+    req = s_request(ARGC(k2), k2, NULL);
+    assert_true(req->data_key_rotate->reseal_only);
+    assert_int_equal(req->data_key_rotate->batch, 1000);
+    assert_int_equal(s_inv.timeout_ms, 9000);
+    samspil__v1__registration_request__free_unpacked(req, NULL);
+    char *o1[] = {"samspilctl", "status"};
+    assert_int_equal(s_parse(ARGC(o1), o1), CTL_PARSE_OK);
+    assert_int_equal(s_inv.retries, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -606,6 +758,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_other_commands, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_help_and_usage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_events_tail, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_key_commands, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_person_and_rotate, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -357,6 +357,130 @@ static void test_no_collisions(void **state)
     assert_true(payloads >= 6);
 }
 
+static void test_keys_text(void **state)
+{
+    (void)state;
+    Samspil__V1__KeyInfo a = SAMSPIL__V1__KEY_INFO__INIT, b = SAMSPIL__V1__KEY_INFO__INIT;
+    char *tenants[] = {"101", "147"};
+    a.name = "operator";
+    a.role = SAMSPIL__V1__ROLE__ROLE_OPERATOR;
+    a.all_tenants = 1;
+    a.public_key = "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID";
+    a.created = "2026-11-27T07:00:00Z";
+    b.name = "sag-aarhus";
+    b.role = SAMSPIL__V1__ROLE__ROLE_INTEGRATOR;
+    b.tenants = tenants;
+    b.n_tenants = 2;
+    b.public_key = "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7";
+    b.created = "2026-11-27T07:01:00Z";
+    b.revoked = "2026-11-27T08:00:00Z";
+    Samspil__V1__KeyInfo *keys[] = {&a, &b};
+    ctl_output_keys_text(&s_out, keys, 2);
+    s_expect("operator    operator    *        2026-11-27T07:00:00Z  -                     "
+             "Yne@$w-vo<fVvi]a<NY6T1ed:M$fCG*[IaLV{hID\n"
+             "sag-aarhus  integrator  101,147  2026-11-27T07:01:00Z  2026-11-27T08:00:00Z  "
+             "rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7\n");
+    char text[16];
+    assert_string_equal(ctl_output_key_tenants(&b, text, sizeof text), "101,147");
+    assert_string_equal(ctl_output_key_tenants(&a, text, sizeof text), "*");
+    b.n_tenants = 0;
+    assert_string_equal(ctl_output_key_tenants(&b, text, sizeof text), "");
+}
+
+static void test_person_document(void **state)
+{
+    (void)state;
+    /* a stored event: packed, seq and stream unset as in the outbox */
+    Samspil__V1__Event ev = SAMSPIL__V1__EVENT__INIT;
+    Samspil__V1__ActorEvent ae = SAMSPIL__V1__ACTOR_EVENT__INIT;
+    ev.tenant = "751";
+    ev.type = "actor.registered";
+    ev.entity_id = "a-1";
+    ev.occurred_at_us = 1000001;
+    ae.kind = SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN;
+    ev.payload_case = SAMSPIL__V1__EVENT__PAYLOAD_ACTOR;
+    ev.actor = &ae;
+    uint8_t packed[256];
+    size_t plen = samspil__v1__event__pack(&ev, packed);
+
+    Samspil__V1__PersonEvent pe1 = SAMSPIL__V1__PERSON_EVENT__INIT;
+    pe1.seq = 7;
+    pe1.type = "actor.registered";
+    pe1.entity_id = "a-1";
+    pe1.event.data = packed;
+    pe1.event.len = plen;
+    Samspil__V1__PersonEvent pe2 = SAMSPIL__V1__PERSON_EVENT__INIT;
+    uint8_t junk[] = {0xff, 0xff, 0xff};
+    pe2.type = "actor.updated";
+    pe2.entity_id = "a-1";
+    pe2.event.data = junk;
+    pe2.event.len = sizeof junk;
+    Samspil__V1__PersonEvent *events[] = {&pe1, &pe2};
+
+    Samspil__V1__Actor actor = SAMSPIL__V1__ACTOR__INIT;
+    actor.id = "a-1";
+    actor.kind = SAMSPIL__V1__ACTOR_KIND__ACTOR_KIND_CITIZEN;
+    actor.name = "Jens";
+    Samspil__V1__Person person = SAMSPIL__V1__PERSON__INIT;
+    person.actor = &actor;
+    person.events = events;
+    person.n_events = 2;
+    person.exported_at = "2026-11-27T07:00:00Z";
+
+    ctl_output_person_begin(&s_out, "a-1", 0);
+    ctl_output_person_service(&s_out, "registration", &person.base, true);
+    ctl_output_person_end(&s_out);
+    s_expect("{\n"
+             "  \"actor_id\": \"a-1\",\n"
+             "  \"exported_at\": \"1970-01-01T00:00:00.000000Z\",\n"
+             "  \"services\": {\n"
+             "    \"registration\": {\n"
+             "      \"actor\": {\n"
+             "        \"id\": \"a-1\",\n"
+             "        \"kind\": \"citizen\",\n"
+             "        \"name\": \"Jens\",\n"
+             "        \"organisation_id\": \"\",\n"
+             "        \"sector\": \"\",\n"
+             "        \"interests\": [],\n"
+             "        \"preferred_language\": \"\",\n"
+             "        \"accessibility_needs\": [],\n"
+             "        \"contact_points\": [],\n"
+             "        \"vulnerable\": false,\n"
+             "        \"external_ref\": \"\",\n"
+             "        \"created_at\": \"\",\n"
+             "        \"updated_at\": \"\"\n"
+             "      },\n"
+             "      \"memberships\": [],\n"
+             "      \"relations\": [],\n"
+             "      \"consents\": [],\n"
+             "      \"events\": [\n"
+             "        {\"stream\":\"registration\",\"seq\":7,\"tenant\":\"751\","
+             "\"type\":\"actor.registered\",\"entity_id\":\"a-1\","
+             "\"occurred_at\":\"1970-01-01T00:00:01.000001Z\",\"kind\":\"citizen\","
+             "\"organisation_id\":\"\",\"sector\":\"\"},\n"
+             "        {\"seq\":0,\"type\":\"actor.updated\",\"entity_id\":\"a-1\","
+             "\"occurred_at\":\"1970-01-01T00:00:00.000000Z\",\"event_base64\":\"////\"}\n"
+             "      ],\n"
+             "      \"erased_at\": \"\",\n"
+             "      \"exported_at\": \"2026-11-27T07:00:00Z\"\n"
+             "    }\n"
+             "  }\n"
+             "}\n");
+
+    /* no events: the empty list stays; another message prints as it is */
+    person.n_events = 0;
+    Samspil__V1__Tenant t = SAMSPIL__V1__TENANT__INIT;
+    t.code = "751";
+    ctl_output_person_begin(&s_out, "a-1", 0);
+    ctl_output_person_service(&s_out, "registration", &person.base, true);
+    ctl_output_person_service(&s_out, "other", &t.base, false);
+    ctl_output_person_end(&s_out);
+    const char *doc = s_out.data;
+    assert_non_null(strstr(doc, "\"events\": [],\n"));
+    assert_non_null(strstr(doc, "    },\n    \"other\": {\n      \"code\": \"751\",\n"));
+    sp_buf_reset(&s_out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -371,6 +495,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_membership_line, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_payload_and_escaping, s_setup, s_teardown),
         cmocka_unit_test(test_no_collisions),
+        cmocka_unit_test_setup_teardown(test_keys_text, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_person_document, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
