@@ -80,7 +80,7 @@ typedef struct {
     char broker_buf[4200];
     ctl_events_opts_t events; /* events tail */
     const char *key_out;      /* key create: the certificate file to write */
-    bool key_out_default;     /* key_out is HOME/keys/NAME.cert (its directory may be made) */
+    bool key_out_default;     /* key_out is HOME/keys/NAME.cert (no --out) */
     char key_out_buf[4200];
 } ctl_invocation_t;
 

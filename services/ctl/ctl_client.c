@@ -29,42 +29,27 @@ int ctl_emit(const sp_buf_t *buf)
 
 int ctl_load_curve(const ctl_invocation_t *inv, sp_curve_client_t *out)
 {
-    memset(out, 0, sizeof *out);
-    if (sp_curve_env_plaintext()) {
-        out->plaintext = true;
+    if (sp_curve_client_load(inv->home, inv->key_path, SP_CURVE_OPERATOR_CERT, out) == 0)
         return 0;
-    }
     char path[4200];
     if (inv->key_path) {
         snprintf(path, sizeof path, "%s", inv->key_path);
     } else {
         char home[4096];
-        if (sp_curve_home(inv->home, home, sizeof home) < 0) {
-            fprintf(stderr, CTL_PROGRAM ": the home directory path is too long\n");
-            return -1;
-        }
+        if (sp_curve_home(inv->home, home, sizeof home) < 0)
+            snprintf(home, sizeof home, "%s", inv->home);
         snprintf(path, sizeof path, "%s/keys/" SP_CURVE_OPERATOR_CERT, home);
-        /* TODO(curve): until the suite writes keys (issue 4), a missing
-         * default certificate means a development suite: plain text */
-        if (access(path, F_OK) != 0 && errno == ENOENT) {
-            out->plaintext = true;
-            return 0;
-        }
     }
-    if (sp_curve_cert_read(path, out) < 0) {
-        fprintf(stderr,
-                CTL_PROGRAM ": could not use the certificate %s (give --key FILE, or set "
-                            "SAMSPIL_PLAINTEXT=1 for a development suite)\n",
-                path);
-        return -1;
-    }
-    return 0;
+    fprintf(stderr,
+            CTL_PROGRAM ": could not use the certificate %s (give --key FILE or set SAMSPIL_KEY; "
+                        "SAMSPIL_PLAINTEXT=1 for a development suite)\n",
+            path);
+    return -1;
 }
 
 sp_client_t *ctl_connect(const ctl_invocation_t *inv, const sp_curve_client_t *curve)
 {
-    (void)curve; /* TODO(curve): sp_client takes a certificate once SEC-BROKER's API lands */
-    sp_client_t *client = sp_client_new(inv->broker);
+    sp_client_t *client = sp_client_new_curve(inv->broker, curve);
     if (!client) {
         fprintf(stderr, CTL_PROGRAM ": could not connect to the broker at %s: %s\n", inv->broker,
                 strerror(errno));

@@ -27,9 +27,10 @@ int ctl_write(FILE *stream, const sp_buf_t *buf);
  * when stdout cannot be written. */
 int ctl_emit(const sp_buf_t *buf);
 
-/* The certificate to act with: SAMSPIL_PLAINTEXT=1 -> plaintext; else the
- * file --key / SAMSPIL_KEY names, else HOME/keys/operator.cert.  Returns 0,
- * or -1 after a line on stderr naming the file (never a key). */
+/* The certificate to act with (sp_curve_client_load): SAMSPIL_PLAINTEXT=1
+ * -> plain text; else the file --key / SAMSPIL_KEY names, else
+ * HOME/keys/operator.cert.  Returns 0, or -1 after a line on stderr naming
+ * the file (never a key). */
 int ctl_load_curve(const ctl_invocation_t *inv, sp_curve_client_t *out);
 
 /* A client for inv->broker acting with `curve`, with the invocation's

@@ -18,7 +18,6 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define CTL_KEYS_SERVICE "samspil.keys"
@@ -91,8 +90,9 @@ static int s_undo(const ctl_invocation_t *inv, sp_client_t *client, const char *
     return rc == CTL_EXIT_OK ? 0 : -1;
 }
 
-/* Where the certificate goes: refuse an existing file, make the default
- * directory (mode 0700) when missing, check it is writable.  Returns 0, or
+/* Where the certificate goes: refuse an existing file, check that its
+ * directory is writable (it is never made: the suite's keys directory is
+ * made by the suite).  Returns 0, or
  * -1 after a line on stderr. */
 static int s_check_out(const ctl_invocation_t *inv)
 {
@@ -107,12 +107,6 @@ static int s_check_out(const ctl_invocation_t *inv)
     if (!copy)
         abort();
     const char *dir = dirname(copy);
-    if (inv->key_out_default && mkdir(dir, 0700) < 0 && errno != EEXIST) {
-        fprintf(stderr, CTL_PROGRAM ": could not create the directory %s: %s\n", dir,
-                strerror(errno));
-        free(copy);
-        return -1;
-    }
     if (access(dir, W_OK | X_OK) < 0) {
         fprintf(stderr, CTL_PROGRAM ": cannot write the certificate into %s: %s\n", dir,
                 strerror(errno));
