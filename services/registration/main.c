@@ -12,9 +12,18 @@
  * replay service.  SIGTERM/SIGINT: both workers stop taking work and finish
  * what they hold (grace 5 s), then the relay, the database pool and the
  * sockets close and the process exits 0.
+ *
+ * Data keys (docs/privacy.md): the key directory (--data-keys,
+ * SAMSPIL_DATA_KEYS, default $SAMSPIL_HOME/keys/data) holds the CPR
+ * pseudonym key and the data keys that seal contact points.  A worker
+ * creates the keys that are missing when it starts (several at once agree
+ * on one set), or --init-keys does only that and exits.  Every
+ * --data-keys-reload-ms the worker reloads the directory if it changed, so
+ * a key another worker created (data_key_rotate) is used for new values.
  */
 #include "registration_handlers.h"
 #include "sp_config.h"
+#include "sp_crypto.h"
 #include "sp_db.h"
 #include "sp_log.h"
 #include "sp_migrate.h"
@@ -96,6 +105,9 @@ static int s_check_schema(const char *conninfo)
 
 typedef struct {
     sp_db_t *db;
+    sp_keyring_t *keys;
+    uv_timer_t reload; /* of the key directory */
+    bool reload_started;
     registration_handlers_t *handlers;
     sp_outbox_t *outbox;
     sp_worker_t *worker; /* samspil.registration */
@@ -110,6 +122,8 @@ static void s_shutdown(s_service_t *svc)
 {
     if (svc->handlers)
         registration_handlers_stop(svc->handlers);
+    if (svc->reload_started && !uv_is_closing((uv_handle_t *)&svc->reload))
+        uv_close((uv_handle_t *)&svc->reload, NULL);
     sp_db_destroy(&svc->db);         /* transactions still running end as "unavailable" */
     sp_outbox_destroy(&svc->outbox); /* replays in flight are answered "unavailable" */
     sp_worker_destroy(&svc->worker);
@@ -140,6 +154,30 @@ static void s_on_signal(uv_signal_t *handle, int signum)
     sp_log_info("stopping on signal", SP_LOG_INT("signal", signum), SP_LOG_END);
     sp_worker_stop(svc->worker, S_GRACE_MS, s_worker_stopped, svc);
     sp_worker_stop(svc->replay, S_GRACE_MS, s_worker_stopped, svc);
+}
+
+/* Load the key directory again when it changed (another worker rotated). */
+static void s_on_reload(uv_timer_t *timer)
+{
+    s_service_t *svc = timer->data;
+    if (!sp_keyring_stale(svc->keys))
+        return;
+    uint32_t before = sp_keyring_current(svc->keys);
+    if (sp_keyring_load(svc->keys) == 0 && sp_keyring_current(svc->keys) != before)
+        sp_log_info("data keys reloaded", SP_LOG_INT("keys", sp_keyring_count(svc->keys)),
+                    SP_LOG_INT("current", sp_keyring_current(svc->keys)), SP_LOG_END);
+}
+
+/* The key ring of `dir` with every missing key created; NULL after logging. */
+static sp_keyring_t *s_keys(const char *dir)
+{
+    sp_keyring_t *keys = sp_keyring_new(dir);
+    if (!keys || sp_keyring_init(keys) < 0) {
+        sp_log_error("could not set up the data keys", SP_LOG_STR("dir", dir), SP_LOG_END);
+        sp_keyring_destroy(&keys);
+        return NULL;
+    }
+    return keys;
 }
 
 static void s_close_leftover(uv_handle_t *handle, void *arg)
@@ -174,6 +212,21 @@ int main(int argc, char **argv)
          .metavar = "ENDPOINT",
          .help = "broker's events-in (XSUB) endpoint the outbox relay publishes to "
                  "(default ipc://$SAMSPIL_HOME/run/events-in.ipc)"},
+        {.flag = "data-keys",
+         .env = "SAMSPIL_DATA_KEYS",
+         .type = SP_OPT_STRING,
+         .metavar = "DIR",
+         .help = "directory of the data keys: CPR pseudonym key and contact point keys "
+                 "(default $SAMSPIL_HOME/keys/data)"},
+        {.flag = "data-keys-reload-ms",
+         .env = "SAMSPIL_DATA_KEYS_RELOAD_MS",
+         .type = SP_OPT_INT,
+         .metavar = "MS",
+         .default_value = "2000",
+         .help = "how often to look for data keys other workers created"},
+        {.flag = "init-keys",
+         .type = SP_OPT_FLAG,
+         .help = "create the data keys that are missing, then exit"},
         {.flag = "migrate",
          .type = SP_OPT_FLAG,
          .help = "apply the schema's migrations as the database owner, then exit"},
@@ -195,6 +248,30 @@ int main(int argc, char **argv)
         return 2;
     if (sp_config_find(opts, nopts, "migrate")->int_value)
         return s_migrate(abs_home);
+
+    const sp_option_t *keys_opt = sp_config_find(opts, nopts, "data-keys");
+    char keys_dir[PATH_MAX];
+    if (keys_opt->value && *keys_opt->value)
+        snprintf(keys_dir, sizeof keys_dir, "%s", keys_opt->value);
+    else if (!sp_keyring_default_dir(abs_home, keys_dir, sizeof keys_dir)) {
+        sp_log_error("data key directory path is too long", SP_LOG_END);
+        return 2;
+    }
+    long long reload_ms = sp_config_find(opts, nopts, "data-keys-reload-ms")->int_value;
+    if (reload_ms < 10 || reload_ms > 3600000) {
+        sp_log_error("invalid option value", SP_LOG_INT("data_keys_reload_ms", reload_ms),
+                     SP_LOG_END);
+        return 2;
+    }
+    if (sp_config_find(opts, nopts, "init-keys")->int_value) {
+        sp_keyring_t *keys = s_keys(keys_dir);
+        if (!keys)
+            return 1;
+        sp_log_info("data keys ready", SP_LOG_STR("dir", keys_dir),
+                    SP_LOG_INT("current", sp_keyring_current(keys)), SP_LOG_END);
+        sp_keyring_destroy(&keys);
+        return 0;
+    }
 
     sp_service_options_t so;
     if (sp_service_options_resolve(opts, nopts, abs_home, &so) != 0)
@@ -226,6 +303,11 @@ int main(int argc, char **argv)
         return 1;
     }
     s_service_t svc = {0};
+    svc.keys = s_keys(keys_dir);
+    if (!svc.keys) {
+        zmq_ctx_term(zctx);
+        return 1;
+    }
     uv_signal_init(loop, &svc.sigterm);
     uv_signal_init(loop, &svc.sigint);
     svc.sigterm.data = svc.sigint.data = &svc;
@@ -235,9 +317,13 @@ int main(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    svc.handlers = registration_handlers_new(svc.db, (int)conns);
+    svc.handlers = registration_handlers_new(loop, svc.db, (int)conns, svc.keys, (int)reload_ms);
     if (!svc.handlers)
         abort();
+    uv_timer_init(loop, &svc.reload);
+    svc.reload.data = &svc;
+    svc.reload_started = true;
+    uv_timer_start(&svc.reload, s_on_reload, (uint64_t)reload_ms, (uint64_t)reload_ms);
 
     const sp_outbox_config_t oc = {
         .stream = S_STREAM,
@@ -282,7 +368,7 @@ int main(int argc, char **argv)
     uv_signal_start(&svc.sigint, s_on_signal, SIGINT);
     sp_log_info("registration ready", SP_LOG_INT("credit", so.credit),
                 SP_LOG_INT("db_connections", conns), SP_LOG_STR("events_in", events_in),
-                SP_LOG_END);
+                SP_LOG_INT("data_key", sp_keyring_current(svc.keys)), SP_LOG_END);
     uv_run(loop, UV_RUN_DEFAULT);
 
 done:
@@ -291,6 +377,7 @@ done:
     uv_walk(loop, s_close_leftover, NULL); /* anything left behind (unreferenced handles) */
     uv_run(loop, UV_RUN_DEFAULT);
     registration_handlers_destroy(&svc.handlers);
+    sp_keyring_destroy(&svc.keys);
     zmq_ctx_term(zctx);
     uv_loop_close(loop);
     return rc;

@@ -32,6 +32,8 @@ static const s_rule_t s_rules[] = {
      "sector is required for organisations and not allowed for other kinds of actor"},
     {"actors_vulnerable_only_citizens", SP_INVALID_ARGUMENT, "actor.vulnerable",
      "vulnerable applies to citizens only"},
+    {"actors_erased", SP_FAILED_PRECONDITION, "actor.id",
+     "actor \"%s\" was erased: its personal fields cannot be set again"},
 
     {"partnerships_backbone_fk", SP_NOT_FOUND, "partnership.backbone_organisation_id",
      S_ORG_MISSING},

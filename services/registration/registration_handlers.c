@@ -3,10 +3,13 @@
  *
  * Order of checks, so the first error a client sees is the most basic one:
  * size and decoding ("body"), the operation ("op"), the principal's role and
- * tenant ("op", "tenant"), the fields (validation, before any SQL), the
- * restricted fields the request would write (PERMISSION_DENIED for
- * principals that may not see them), then the database (tenant existence,
- * references, uniqueness).
+ * tenant ("op", "tenant"; registration_access.h, refusals logged at info),
+ * the fields (validation, before any SQL), the restricted fields the
+ * request would write (PERMISSION_DENIED for principals that may neither
+ * see nor supply them), then the database (tenant existence, references,
+ * uniqueness).  Between validation and the database an actor's
+ * "cpr:<number>" ref is replaced by its pseudonym (registration_cpr.h), and
+ * contact points are sealed (registration_contacts.h).
  *
  * Transactions and batching: at most `max_tx` transactions run at once.
  * Requests that arrive while all are busy wait in a FIFO queue, and when a
@@ -19,10 +22,10 @@
  * alone and gets its own answer: a request's outcome never depends on the
  * others.  Under light load every request runs at once, alone.
  *
- * Restricted fields: only principals that may see contact points and the
- * vulnerable flag may set them; the store reads them, and an upsert
- * replaces them, only for such principals; and every reply passes
- * registration_redact_reply before it is packed.
+ * Restricted fields: principals that see contact points and the vulnerable
+ * flag (operators, the tenant's facilitators) and integrators, who supply
+ * them, may set them; the store opens them only for those who see them;
+ * every reply passes registration_redact_reply before it is packed.
  *
  * Logging: each request once at debug (op, tenant, outcome, duration);
  * failures of the service itself (internal, unavailable) at warn with the
@@ -33,7 +36,9 @@
 #include "registration_handlers.h"
 
 #include "registration_access.h"
+#include "registration_cpr.h"
 #include "registration_redact.h"
+#include "registration_rotate.h"
 #include "registration_store.h"
 #include "registration_validate.h"
 #include "samspil/v1/registration.pb-c.h"
@@ -67,6 +72,8 @@ typedef struct {
 
 struct registration_handlers_t {
     sp_db_t *db;
+    sp_keyring_t *keys;
+    registration_rotate_t *rotate;
     int max_tx;  /* transactions at once */
     int running; /* transactions in flight */
     bool stopping;
@@ -77,19 +84,27 @@ struct registration_handlers_t {
 
 static void s_pump(registration_handlers_t *h);
 
-registration_handlers_t *registration_handlers_new(sp_db_t *db, int max_tx)
+registration_handlers_t *registration_handlers_new(uv_loop_t *loop, sp_db_t *db, int max_tx,
+                                                   sp_keyring_t *keys, int reload_ms)
 {
     registration_handlers_t *self = calloc(1, sizeof *self);
     if (!self)
         return NULL;
     self->db = db;
+    self->keys = keys;
     self->max_tx = max_tx > 0 ? max_tx : 1;
+    self->rotate = registration_rotate_new(loop, db, keys, reload_ms);
+    if (!self->rotate) {
+        free(self);
+        return NULL;
+    }
     return self;
 }
 
 void registration_handlers_stop(registration_handlers_t *self)
 {
     self->stopping = true;
+    registration_rotate_stop(self->rotate);
     s_pump(self);
 }
 
@@ -97,6 +112,7 @@ void registration_handlers_destroy(registration_handlers_t **self_p)
 {
     if (!self_p || !*self_p)
         return;
+    registration_rotate_destroy(&(*self_p)->rotate);
     free((*self_p)->out);
     free(*self_p);
     *self_p = NULL;
@@ -358,15 +374,24 @@ void registration_handle(sp_request_t *request, void *arg)
     } else if (registration_access_check(msg, principal, &err) != 0) {
         if (err.code == SP_PERMISSION_DENIED)
             s_log_denied(op->name, msg->tenant, principal, &err);
-    } else if (registration_validate(msg, &checked, &err) == 0) {
-        /* contact points and the vulnerable flag only from those who see them */
-        registration_redact_check_write(principal, msg, checked.update_mask, &err);
+    } else if (registration_validate(msg, &checked, &err) == 0 &&
+               registration_redact_check_write(principal, msg, checked.update_mask, &err) == 0) {
+        /* a CPR number becomes the tenant's pseudonym before anything else sees it */
+        registration_cpr_pseudonymise(msg, sp_keyring_cpr_key(h->keys), &err);
     }
+    if (!sp_error_is_set(&err) && h->stopping)
+        sp_error_set(&err, SP_UNAVAILABLE, "", "service is stopping; retry");
     if (!sp_error_is_set(&err) &&
-        (msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_EXPORT ||
-         msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_ERASE ||
-         msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_DATA_KEY_ROTATE))
-        sp_error_set(&err, SP_UNAVAILABLE, "op", "%s is not served by this version yet", op->name);
+        msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_DATA_KEY_ROTATE) {
+        /* not a transaction of the queue: the rotator answers when it is done */
+        const Samspil__V1__DataKeyRotate *o = msg->data_key_rotate;
+        uint64_t correlation_id = msg->correlation_id;
+        if (registration_rotate_start(h->rotate, &request, correlation_id, !o->reseal_only,
+                                      checked.limit, &err) == 0) {
+            samspil__v1__registration_request__free_unpacked(msg, NULL);
+            return;
+        }
+    }
     if (sp_error_is_set(&err)) {
         s_reply_error(h, &request, msg->correlation_id, &err, op ? op->name : "", msg->tenant,
                       started);
@@ -381,9 +406,17 @@ void registration_handle(sp_request_t *request, void *arg)
     ctx->request = request;
     ctx->msg = msg;
     ctx->started_ns = started;
-    ctx->solo = false;
+    /* a person's export or erasure runs in a transaction of its own */
+    ctx->solo = msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_EXPORT ||
+                msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_PERSON_ERASE;
     bool restricted = op->tenant_scoped && registration_redact_sees(principal, msg->tenant);
-    registration_call_init(&ctx->call, msg, op, &checked, restricted);
+    if (registration_call_init(&ctx->call, msg, op, &checked, restricted, h->keys, &err) != 0) {
+        s_reply_error(h, &ctx->request, msg->correlation_id, &err, op->name, msg->tenant, started);
+        registration_call_release(&ctx->call);
+        samspil__v1__registration_request__free_unpacked(msg, NULL);
+        free(ctx);
+        return;
+    }
     if (msg->op_case == SAMSPIL__V1__REGISTRATION_REQUEST__OP_TENANT_LIST &&
         !principal->all_tenants)
         registration_call_limit_tenants(&ctx->call, principal->tenants, principal->n_tenants);

@@ -58,6 +58,7 @@ void registration_arena_free(registration_arena_t *arena)
     registration_arena_block_t *b = arena->head;
     while (b) {
         registration_arena_block_t *next = b->next;
+        explicit_bzero(b->data, b->used); /* replies can hold opened contact points */
         free(b);
         b = next;
     }
@@ -180,4 +181,31 @@ int registration_pg_array(registration_arena_t *arena, const char *text, char **
 bool registration_pg_bool(const char *text)
 {
     return text && (strcmp(text, "t") == 0 || strcmp(text, "true") == 0);
+}
+
+void registration_pg_array_append(sp_buf_t *buf, const char *value)
+{
+    if (buf->len == 0)
+        sp_buf_puts(buf, "{");
+    else if (buf->data[buf->len - 1] != '{')
+        sp_buf_puts(buf, ",");
+    if (!value) {
+        sp_buf_puts(buf, "NULL");
+        return;
+    }
+    sp_buf_append(buf, "\"", 1);
+    for (const char *c = value; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            sp_buf_append(buf, "\\", 1);
+        sp_buf_append(buf, c, 1);
+    }
+    sp_buf_append(buf, "\"", 1);
+}
+
+const char *registration_pg_array_end(sp_buf_t *buf)
+{
+    if (buf->len == 0)
+        sp_buf_puts(buf, "{");
+    sp_buf_puts(buf, "}");
+    return buf->data;
 }

@@ -8,6 +8,8 @@
 #ifndef REGISTRATION_PGTEXT_H
 #define REGISTRATION_PGTEXT_H
 
+#include "sp_buf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -37,5 +39,12 @@ int registration_pg_array(registration_arena_t *arena, const char *text, char **
 
 /* PostgreSQL's boolean output: true for "t" (and "true"), false otherwise. */
 bool registration_pg_bool(const char *text);
+
+/* Build the text of a one-dimensional array parameter: append `value`
+ * (NULL: an SQL NULL element) quoted and escaped to `buf` (start with an
+ * empty buffer), then registration_pg_array_end closes it ("{}" when
+ * nothing was appended) and returns its text. */
+void registration_pg_array_append(sp_buf_t *buf, const char *value);
+const char *registration_pg_array_end(sp_buf_t *buf);
 
 #endif

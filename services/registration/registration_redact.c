@@ -15,6 +15,14 @@ bool registration_redact_sees(const sp_principal_t *principal, const char *tenan
     return tenant && *tenant && sp_principal_sees_restricted(principal, tenant);
 }
 
+bool registration_redact_may_write(const sp_principal_t *principal, const char *tenant)
+{
+    if (registration_redact_sees(principal, tenant))
+        return true;
+    return tenant && *tenant && principal && principal->role == SP_ROLE_INTEGRATOR &&
+           sp_principal_may_act_for(principal, tenant);
+}
+
 int registration_redact_check_write(const sp_principal_t *principal,
                                     const Samspil__V1__RegistrationRequest *req,
                                     unsigned update_mask, sp_error_t *err)
@@ -44,14 +52,14 @@ int registration_redact_check_write(const sp_principal_t *principal,
         contacts = a->n_contact_points > 0;
         vulnerable = a->vulnerable;
     }
-    if (!(contacts || vulnerable) || registration_redact_sees(principal, req->tenant))
+    if (!(contacts || vulnerable) || registration_redact_may_write(principal, req->tenant))
         return 0;
     const char *name = contacts ? "contact_points" : "vulnerable";
     char field[64];
     snprintf(field, sizeof field, "%s.actor.%s", op, name);
     return sp_error_set(err, SP_PERMISSION_DENIED, field,
-                        "role %s may not set %s: restricted to operators and the tenant's "
-                        "facilitators",
+                        "role %s may not set %s: restricted to operators, the tenant's "
+                        "facilitators and its integrators",
                         sp_role_name(principal ? principal->role : 0), name);
 }
 

@@ -6,11 +6,14 @@
  * everyone else (integrators, readers, facilitators of other tenants, no
  * principal) they are cleared before the reply is packed.
  *
- * The same principals may not write them either: a create, upsert or
- * update that would set them is refused (registration_redact_check_write),
- * and an upsert by such a principal keeps the stored values (the store),
- * so a caller that cannot see the fields never erases what someone who
- * can see them entered.
+ * Integrators of the tenant may write them without seeing them: the case
+ * systems that supply a citizen's contact points and needs.  Their upserts
+ * replace the stored contact points only when they send some, and set the
+ * vulnerable flag but never clear it (the store), so a caller that cannot
+ * see the fields never erases what someone who can see them entered
+ * unless it names them in an actor_update's mask.  Every other principal
+ * that may not see them may not write them either
+ * (registration_redact_check_write).
  *
  * Pure: no I/O.  Clearing never frees: a reply's memory belongs to the
  * request and the call's arena, so the cleared fields are only unlinked.
@@ -28,8 +31,12 @@
  * (NULL or "" tenant: false). */
 bool registration_redact_sees(const sp_principal_t *principal, const char *tenant);
 
-/* May `principal` write the restricted fields `req` sets?  Unless it sees
- * them for the request's tenant, an actor_create or actor_upsert with any
+/* True if `principal` may write the restricted fields of actors of
+ * `tenant`: it sees them, or it is an integrator acting for the tenant. */
+bool registration_redact_may_write(const sp_principal_t *principal, const char *tenant);
+
+/* May `principal` write the restricted fields `req` sets?  Unless it may
+ * write them for the request's tenant, an actor_create or actor_upsert with any
  * contact point or with vulnerable set, or an actor_update whose
  * `update_mask` (REGISTRATION_ACTOR_* bits from validation) names
  * contact_points or vulnerable, is refused with PERMISSION_DENIED naming

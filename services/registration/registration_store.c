@@ -39,15 +39,18 @@
  */
 #include "registration_store.h"
 
+#include "registration_cpr.h"
 #include "registration_errors.h"
 #include "registration_events.h"
 #include "registration_ids.h"
 #include "sp_buf.h"
 #include "sp_log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define OP(x) SAMSPIL__V1__REGISTRATION_REQUEST__OP_##x
 #define RES(x) SAMSPIL__V1__REGISTRATION_REPLY__RESULT_##x
@@ -78,15 +81,20 @@ static const char s_sql_tenant[] =
 /* tenants: code, name, created_at */
 #define TENANT_COLS "t.code, t.name, " TS("t.created_at")
 
-/* actors: 13 columns; contact points as "kind:preferred:value" strings */
+/* actors: 13 columns.  Column 8, the contact points: the sealed list
+ * ("v1.<key>.<base64>", registration_contacts.h), or for rows written
+ * before 003_privacy the plain-text jsonb list as the text of an array of
+ * "kind:preferred:value" strings ("{}" when there are none). */
 #define ACTOR_CONTACTS                                                                             \
     "ARRAY(SELECT (e.v->>'kind') || ':' || CASE WHEN (e.v->>'preferred')::boolean THEN '1' "       \
     "ELSE '0' END || ':' || (e.v->>'value') FROM jsonb_array_elements(a.contact_points) "          \
     "WITH ORDINALITY AS e(v, n) ORDER BY e.n)"
 #define ACTOR_COLS                                                                                 \
     "a.id, a.kind, a.name, COALESCE(a.organisation_id::text, ''), COALESCE(a.sector, ''), "        \
-    "a.interests, COALESCE(a.preferred_language, ''), a.accessibility_needs, " ACTOR_CONTACTS      \
-    ", a.vulnerable, COALESCE(a.external_ref, ''), " TS("a.created_at") ", " TS("a.updated_at")
+    "a.interests, COALESCE(a.preferred_language, ''), a.accessibility_needs, "                     \
+    "COALESCE(a.contacts, " ACTOR_CONTACTS                                                         \
+    "::text), a.vulnerable, COALESCE(a.external_ref, ''), " TS("a.created_at") ", " TS(            \
+        "a.updated_at")
 #define ACTOR_NCOLS 13
 
 /* partnerships: 9 columns */
@@ -185,34 +193,37 @@ static const char s_sql_part_update[] = "WITH old AS (SELECT p.id, " PART_CONTEN
 
 /* ---------------------------------------------------------------- actors */
 
-#define ACTOR_INSERT                                                                               \
+/* $9 the sealed contact points (NULL: none), `fp` their fingerprint */
+#define ACTOR_INSERT(fp)                                                                           \
     "INSERT INTO registration.actors AS a (tenant_id, kind, name, organisation_id, sector, "       \
-    "interests, preferred_language, accessibility_needs, contact_points, vulnerable, "             \
-    "external_ref, idempotency_key, request_hash, id) VALUES ($1, $2, $3, $4::uuid, $5, "          \
-    "$6::text[], $7, $8::text[], $9::jsonb, $10::boolean, $11, $12, $13::bytea, $14::uuid) "
+    "interests, preferred_language, accessibility_needs, contacts, vulnerable, "                   \
+    "external_ref, idempotency_key, request_hash, id, contacts_fp) VALUES ($1, $2, $3, "           \
+    "$4::uuid, $5, $6::text[], $7, $8::text[], $9, $10::boolean, $11, $12, $13::bytea, "           \
+    "$14::uuid, " fp "::bytea) "
 /* The hot path returns only what the server chose (id, time): the reply
  * takes the rest from the request, which is what was stored. */
 #define ACTOR_NEW_COLS "a.id, " TS("a.created_at")
-/* $15 the event */
-static const char s_sql_actor_insert[] =
-    "WITH ins AS (" ACTOR_INSERT "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS "), "
-    "ev AS (" OUTBOX_INSERT "SELECT $1, 'actor.registered', ins.id::text, $15::bytea FROM ins) "
-    "SELECT * FROM ins";
+/* $15 the event, $16 the contact points' fingerprint */
+static const char s_sql_actor_insert[] = "WITH ins AS (" ACTOR_INSERT(
+    "$16") "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS "), "
+           "ev AS (" OUTBOX_INSERT
+           "SELECT $1, 'actor.registered', ins.id::text, $15::bytea FROM ins) "
+           "SELECT * FROM ins";
 /* Several creates of one batch as one statement: each parameter an array
- * with one element per actor (text[] and jsonb values as their text); the
- * events of the rows inserted ($15, in the order of the ids $2) as one
- * multi-row insert too. */
+ * with one element per actor (text[] values as their text); the events of
+ * the rows inserted ($15, in the order of the ids $2) as one multi-row
+ * insert too; $16 the contact points' fingerprints. */
 static const char s_sql_actor_insert_many[] =
     "WITH ins AS (INSERT INTO registration.actors AS a (tenant_id, id, kind, name, "
     "organisation_id, sector, "
-    "interests, preferred_language, accessibility_needs, contact_points, vulnerable, "
-    "external_ref, idempotency_key, request_hash) "
+    "interests, preferred_language, accessibility_needs, contacts, vulnerable, "
+    "external_ref, idempotency_key, request_hash, contacts_fp) "
     "SELECT $1, x.id, x.kind, x.name, x.org, x.sector, x.interests::text[], x.lang, "
-    "x.needs::text[], x.contacts::jsonb, x.vulnerable, x.ref, x.key, x.hash "
+    "x.needs::text[], x.contacts, x.vulnerable, x.ref, x.key, x.hash, x.fp "
     "FROM unnest($2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::text[], $7::text[], "
     "$8::text[], $9::text[], $10::text[], $11::boolean[], $12::text[], $13::text[], "
-    "$14::bytea[]) AS x(id, kind, name, org, sector, interests, lang, needs, contacts, "
-    "vulnerable, ref, key, hash) "
+    "$14::bytea[], $16::bytea[]) AS x(id, kind, name, org, sector, interests, lang, needs, "
+    "contacts, vulnerable, ref, key, hash, fp) "
     "ON CONFLICT DO NOTHING RETURNING " ACTOR_NEW_COLS "), "
     "ev AS (" OUTBOX_INSERT "SELECT $1, 'actor.registered', e.id::text, e.payload "
     "FROM unnest($2::uuid[], $15::bytea[]) WITH ORDINALITY AS e(id, payload, n) "
@@ -228,16 +239,28 @@ static const char s_sql_actor_existing[] =
     "FROM registration.actors a "
     "WHERE a.tenant_id = $1 AND (a.idempotency_key = $2 OR a.external_ref = $4) "
     "ORDER BY 14 DESC LIMIT 1";
-/* same parameters as the insert, and $15: whether the principal sees the
- * restricted fields; one that does not (and so could only send them empty)
- * keeps the stored contact points and vulnerable flag.  Kind cannot change. */
+/* The same parameters as the insert ($18 the fingerprint), and the
+ * restricted fields: $15 whether the upsert writes the contact points
+ * (principals that see them always do, so sending none clears them;
+ * integrators, who may set but not see them, only when they send some),
+ * $19 the actor id they were sealed for (registration_contacts.h: an
+ * existing actor's, read first), $20 whether the principal sees the
+ * vulnerable flag (else it can only set it, never clear it).  A stored row
+ * whose id is not $19 keeps its contact points (a concurrent create won:
+ * the returned sealed_ok is false and the call seals again for that row).
+ * Kind cannot change. */
+#define UPSERT_SEALED_HERE "$15::boolean AND a.id = $19::uuid"
 #define UPSERT_CONTACTS                                                                            \
-    "CASE WHEN $15::boolean THEN EXCLUDED.contact_points ELSE a.contact_points END"
-#define UPSERT_VULNERABLE "CASE WHEN $15::boolean THEN EXCLUDED.vulnerable ELSE a.vulnerable END"
-/* the content an update compares (every stored field but kind and keys) */
+    "CASE WHEN " UPSERT_SEALED_HERE " THEN EXCLUDED.contacts ELSE a.contacts END"
+#define UPSERT_FP                                                                                  \
+    "CASE WHEN " UPSERT_SEALED_HERE " THEN EXCLUDED.contacts_fp ELSE a.contacts_fp END"
+#define UPSERT_VULNERABLE                                                                          \
+    "CASE WHEN $20::boolean THEN EXCLUDED.vulnerable ELSE a.vulnerable OR EXCLUDED.vulnerable END"
+/* the content an update compares (every stored field but kind and keys;
+ * the contact points by their fingerprint) */
 #define ACTOR_CONTENT(a)                                                                           \
     "ROW(" a ".name, " a ".organisation_id, " a ".sector, " a ".interests, " a                     \
-    ".preferred_language, " a ".accessibility_needs, " a ".contact_points, " a ".vulnerable)"
+    ".preferred_language, " a ".accessibility_needs, " a ".contacts_fp, " a ".vulnerable)"
 /* $16 the event if it creates, $17 if it updates (without entity_id, field 5,
  * which the statement appends: the stored row's id); an update that changes
  * nothing (or a kind mismatch, which returns no row) writes none.  The
@@ -250,10 +273,10 @@ static const char s_sql_actor_existing[] =
              "WHERE a.tenant_id = $1 AND a.external_ref = $11 FOR UPDATE), "
 #define UPSERT_INSERT                                                                              \
     "INSERT INTO registration.actors AS a (tenant_id, kind, name, organisation_id, sector, "       \
-    "interests, preferred_language, accessibility_needs, contact_points, vulnerable, "             \
-    "external_ref, idempotency_key, request_hash, id) SELECT $1, $2, $3, $4::uuid, $5, "           \
-    "$6::text[], $7, $8::text[], $9::jsonb, $10::boolean, $11, $12, $13::bytea, $14::uuid "        \
-    "FROM (SELECT count(*) FROM old) AS locked "
+    "interests, preferred_language, accessibility_needs, contacts, vulnerable, "                   \
+    "external_ref, idempotency_key, request_hash, id, contacts_fp) SELECT $1, $2, $3, $4::uuid, "  \
+    "$5, $6::text[], $7, $8::text[], $9, $10::boolean, $11, $12, $13::bytea, $14::uuid, "          \
+    "$18::bytea FROM (SELECT count(*) FROM old) AS locked "
 #define UPSERT_EVENT                                                                               \
     "ev AS (" OUTBOX_INSERT "SELECT $1, CASE WHEN up.created THEN 'actor.registered' "             \
     "ELSE 'actor.updated' END, up.id::text, CASE WHEN up.created THEN $16::bytea "                 \
@@ -266,15 +289,20 @@ static const char s_sql_actor_upsert[] = UPSERT_OLD
     "sector = EXCLUDED.sector, interests = EXCLUDED.interests, "
     "preferred_language = EXCLUDED.preferred_language, "
     "accessibility_needs = EXCLUDED.accessibility_needs, "
-    "contact_points = " UPSERT_CONTACTS ", vulnerable = " UPSERT_VULNERABLE ", "
+    "contacts = " UPSERT_CONTACTS ", contacts_fp = " UPSERT_FP ", "
+    "vulnerable = " UPSERT_VULNERABLE ", "
     "updated_at = CASE WHEN ROW(a.name, a.organisation_id, a.sector, a.interests, "
-    "a.preferred_language, a.accessibility_needs, a.contact_points, a.vulnerable) "
+    "a.preferred_language, a.accessibility_needs, a.contacts_fp, a.vulnerable) "
     "IS DISTINCT FROM ROW(EXCLUDED.name, EXCLUDED.organisation_id, EXCLUDED.sector, "
     "EXCLUDED.interests, EXCLUDED.preferred_language, "
-    "EXCLUDED.accessibility_needs, " UPSERT_CONTACTS ", " UPSERT_VULNERABLE
+    "EXCLUDED.accessibility_needs, " UPSERT_FP ", " UPSERT_VULNERABLE
     ") THEN now() ELSE a.updated_at END "
-    "WHERE a.kind = EXCLUDED.kind RETURNING a.*, a.xmax = 0 AS created), " UPSERT_EVENT
-    "SELECT " ACTOR_COLS ", a.created FROM up a";
+    "WHERE a.kind = EXCLUDED.kind "
+    "RETURNING a.*, a.xmax = 0 AS created, a.id = $19::uuid AS sealed_ok), " UPSERT_EVENT
+    "SELECT " ACTOR_COLS ", a.created, a.sealed_ok FROM up a";
+/* an upsert that writes contact points first reads the id they are for */
+static const char s_sql_actor_ref_id[] =
+    "SELECT a.id FROM registration.actors a WHERE a.tenant_id = $1 AND a.external_ref = $2";
 static const char s_sql_actor_get[] =
     "SELECT " ACTOR_COLS " FROM registration.actors a WHERE a.tenant_id = $1 AND a.id = $2::uuid";
 static const char s_sql_actor_get_ref[] =
@@ -293,7 +321,10 @@ static const char *const s_sql_actor_list[4] = {
     ACTOR_LIST "AND a.interests @> ARRAY[$4::text] " ACTOR_LIST_END,
     ACTOR_LIST "AND a.kind = $4 AND a.interests @> ARRAY[$5::text] " ACTOR_LIST_END,
 };
-/* $3 mask bits (REGISTRATION_ACTOR_*), $4.. new values, $12 the event's header */
+/* $3 mask bits (REGISTRATION_ACTOR_*), $4.. new values ($10 the sealed
+ * contact points), $12 the event's header, $13 the contact points'
+ * fingerprint.  An erased actor's personal fields cannot be set again
+ * (constraint actors_erased). */
 static const char s_sql_actor_update[] = "WITH old AS (SELECT a.id, " ACTOR_CONTENT(
     "a") " AS content FROM registration.actors a "
          "WHERE a.tenant_id = $1 AND a.id = $2::uuid FOR UPDATE), "
@@ -305,7 +336,9 @@ static const char s_sql_actor_update[] = "WITH old AS (SELECT a.id, " ACTOR_CONT
          "preferred_language = CASE WHEN $3::int & 16 <> 0 THEN $8 ELSE a.preferred_language END, "
          "accessibility_needs = CASE WHEN $3::int & 32 <> 0 THEN $9::text[] "
          "ELSE a.accessibility_needs END, "
-         "contact_points = CASE WHEN $3::int & 64 <> 0 THEN $10::jsonb ELSE a.contact_points END, "
+         "contacts = CASE WHEN $3::int & 64 <> 0 THEN $10 ELSE a.contacts END, "
+         "contacts_fp = CASE WHEN $3::int & 64 <> 0 THEN $13::bytea ELSE a.contacts_fp END, "
+         "contact_points = CASE WHEN $3::int & 64 <> 0 THEN '[]'::jsonb ELSE a.contact_points END, "
          "vulnerable = CASE WHEN $3::int & 128 <> 0 THEN $11::boolean ELSE a.vulnerable END, "
          "updated_at = now() FROM old WHERE a.tenant_id = $1 AND a.id = old.id "
          "RETURNING a.*, old.content IS DISTINCT FROM " ACTOR_CONTENT(
@@ -417,6 +450,94 @@ static const char s_sql_consent_list[] =
     "AND c.actor_id = $4::uuid AND c.id > COALESCE($2::uuid, " ZERO_UUID ") "
     "ORDER BY c.id LIMIT $3::int";
 
+/* ---------------------------------------------------------------- persons (GDPR) */
+
+/* The person of person_export and person_erase: $2 the actor id, or $3 its
+ * external ref (a CPR ref already made a pseudonym). */
+#define PERSON_WHERE(a) a ".tenant_id = $1 AND (" a ".id = $2::uuid OR " a ".external_ref = $3)"
+#define PERSON_IDS "SELECT p.id FROM registration.actors p WHERE " PERSON_WHERE("p")
+
+/* export: the actor with its erasure time, and everything about it */
+static const char s_sql_export_actor[] =
+    "SELECT " ACTOR_COLS
+    ", COALESCE(" TS("a.erased_at") ", '') FROM registration.actors a WHERE " PERSON_WHERE("a");
+static const char s_sql_export_members[] =
+    "SELECT " MEMBER_COLS " FROM registration.memberships m WHERE m.tenant_id = $1 "
+    "AND m.actor_id IN (" PERSON_IDS ") ORDER BY m.id";
+static const char s_sql_export_relations[] =
+    "SELECT " REL_COLS " FROM registration.relations r WHERE r.tenant_id = $1 "
+    "AND (r.from_actor_id IN (" PERSON_IDS ") OR r.to_actor_id IN (" PERSON_IDS ")) "
+    "ORDER BY r.id";
+static const char s_sql_export_consents[] =
+    "SELECT " CONSENT_COLS " FROM registration.consents c WHERE c.tenant_id = $1 "
+    "AND c.actor_id IN (" PERSON_IDS ") ORDER BY c.id";
+/* the outbox is readable only with samspil.relay on (002_outbox.sql): this
+ * transaction reads, and only the tenant's events about the person's
+ * entities */
+static const char s_sql_relay_on[] = "SELECT set_config('samspil.relay', 'on', true)";
+static const char s_sql_export_events[] =
+    "WITH ids AS (" PERSON_IDS " UNION ALL "
+    "SELECT m.id FROM registration.memberships m WHERE m.tenant_id = $1 AND m.actor_id IN "
+    "(" PERSON_IDS ") UNION ALL "
+    "SELECT r.id FROM registration.relations r WHERE r.tenant_id = $1 AND (r.from_actor_id IN "
+    "(" PERSON_IDS ") OR r.to_actor_id IN (" PERSON_IDS ")) UNION ALL "
+    "SELECT c.id FROM registration.consents c WHERE c.tenant_id = $1 AND c.actor_id IN "
+    "(" PERSON_IDS ")) "
+    "SELECT COALESCE(o.seq, 0), o.event_type, o.entity_id, "
+    "(extract(epoch FROM o.created_at) * 1000000)::bigint, o.payload "
+    "FROM registration.outbox o WHERE o.tenant_id = $1 "
+    "AND o.entity_id IN (SELECT ids.id::text FROM ids) ORDER BY o.seq NULLS LAST, o.id";
+#define EXPORT_NSTMTS 6
+
+/* erase, one statement: the actor's personal fields, its consents (in
+ * force ones withdrawn, the text version cleared) and the request hashes
+ * of everything of the person (a hash of a request that held personal
+ * data); events actor.erased and consent.withdrawn.  Organisations are
+ * not erased (no row from `upd`).  $4 and $5 the events' headers (type,
+ * tenant, time); the statement appends the entity id and the payload.
+ * Returns the actor's id and kind, the erasure time, whether this call
+ * erased it, and how many consents it withdrew. */
+static const char s_sql_erase[] =
+    "WITH old AS (SELECT a.id, a.kind, a.erased_at FROM registration.actors a "
+    "WHERE " PERSON_WHERE(
+        "a") " FOR UPDATE), "
+             "oldc AS (SELECT c.id, c.withdrawn_at FROM registration.consents c, old "
+             "WHERE c.tenant_id = $1 AND c.actor_id = old.id AND old.kind <> 'organisation' "
+             "FOR UPDATE OF c), "
+             "upd AS (UPDATE registration.actors AS a SET name = 'erased', interests = '{}', "
+             "preferred_language = NULL, accessibility_needs = '{}', contacts = NULL, "
+             "contacts_fp = NULL, contact_points = '[]', vulnerable = false, external_ref = NULL, "
+             "request_hash = NULL, erased_at = COALESCE(a.erased_at, now()), "
+             "updated_at = CASE WHEN a.erased_at IS NULL THEN now() ELSE a.updated_at END "
+             "FROM old WHERE a.tenant_id = $1 AND a.id = old.id AND old.kind <> 'organisation' "
+             "RETURNING a.id, a.kind, a.organisation_id, a.sector, a.erased_at, "
+             "old.erased_at IS NULL AS changed), "
+             "cons AS (UPDATE registration.consents AS c SET "
+             "withdrawn_at = COALESCE(c.withdrawn_at, GREATEST(now(), c.given_at)), "
+             "text_version = 'erased', request_hash = NULL FROM oldc "
+             "WHERE c.tenant_id = $1 AND c.id = oldc.id "
+             "RETURNING c.id, c.actor_id, c.purpose, oldc.withdrawn_at IS NULL AS withdrew), "
+             "mem AS (UPDATE registration.memberships AS m SET request_hash = NULL FROM upd "
+             "WHERE m.tenant_id = $1 AND m.actor_id = upd.id AND m.request_hash IS NOT NULL "
+             "RETURNING m.id), "
+             "rel AS (UPDATE registration.relations AS r SET request_hash = NULL FROM upd "
+             "WHERE r.tenant_id = $1 AND (r.from_actor_id = upd.id OR r.to_actor_id = upd.id) "
+             "AND r.request_hash IS NOT NULL RETURNING r.id), "
+             "ev AS (" OUTBOX_INSERT "SELECT $1, 'actor.erased', upd.id::text, $4::bytea || "
+             "registration.pb_text(5, upd.id::text) || "
+             "registration.actor_event(upd.kind, upd.organisation_id, upd.sector) FROM upd "
+             "WHERE upd.changed), "
+             "evc AS (" OUTBOX_INSERT "SELECT $1, 'consent.withdrawn', cons.id::text, $5::bytea || "
+             "registration.pb_text(5, cons.id::text) || "
+             "registration.consent_event(cons.actor_id, cons.purpose) FROM cons WHERE "
+             "cons.withdrew) "
+             "SELECT old.id, old.kind, COALESCE(" TS(
+                 "upd.erased_at") ", ''), "
+                                  "COALESCE(upd.changed, false), (SELECT count(*) FROM cons WHERE "
+                                  "cons.withdrew), "
+                                  "(SELECT count(*) FROM mem) + (SELECT count(*) FROM rel) "
+                                  "FROM old LEFT JOIN upd ON upd.id = old.id";
+
 /* ---------------------------------------------------------------- enum words */
 
 /* The words stored in the database (and named in the CHECK constraints),
@@ -495,28 +616,6 @@ static const char *s_word_array(registration_arena_t *arena, const int *values, 
     return s_text_array(arena, words, n);
 }
 
-/* Contact points as the stored JSON array. */
-static const char *s_contacts_json(registration_arena_t *arena,
-                                   Samspil__V1__ContactPoint *const *cps, size_t n)
-{
-    sp_buf_t buf;
-    sp_buf_init(&buf);
-    sp_buf_puts(&buf, "[");
-    for (size_t i = 0; i < n; i++) {
-        const char *kind = s_word(S_WORDS(s_contact_kinds), cps[i]->kind);
-        const char *value = cps[i]->value ? cps[i]->value : "";
-        sp_buf_puts(&buf, i ? ",{\"kind\":\"" : "{\"kind\":\"");
-        sp_buf_puts(&buf, kind ? kind : "postal");
-        sp_buf_puts(&buf, "\",\"value\":");
-        sp_buf_json_string(&buf, value, strlen(value));
-        sp_buf_puts(&buf, cps[i]->preferred ? ",\"preferred\":true}" : ",\"preferred\":false}");
-    }
-    sp_buf_puts(&buf, "]");
-    const char *out = registration_arena_strndup(arena, buf.data, buf.len);
-    sp_buf_free(&buf);
-    return out;
-}
-
 static const char *s_int(registration_arena_t *arena, long long v)
 {
     char tmp[24];
@@ -568,6 +667,66 @@ static Samspil__V1__Partnership *s_part_row(registration_call_t *call, const PGr
     return p;
 }
 
+/* protobuf-c allocation from the call's arena (freed with it) */
+static void *s_pb_alloc(void *arena, size_t size)
+{
+    return registration_arena_alloc(arena, size);
+}
+
+static void s_pb_free(void *arena, void *p)
+{
+    (void)arena;
+    (void)p;
+}
+
+/* The contact points of actor `id`: the sealed list opened, or a legacy
+ * plain-text array ("{kind:preferred:value,...}"). */
+static void s_actor_contacts(registration_call_t *call, const char *id, const char *text,
+                             Samspil__V1__Actor *a)
+{
+    registration_arena_t *arena = &call->arena;
+    if (strncmp(text, "v1.", 3) == 0) {
+        ProtobufCAllocator alloc = {s_pb_alloc, s_pb_free, arena};
+        Samspil__V1__ContactPointList *list = NULL;
+        if (registration_contacts_open(call->keys, call->req->tenant, id, text, &alloc, &list) !=
+            0) {
+            uint32_t key_id = 0;
+            sp_seal_key_id(text, &key_id);
+            sp_log_warn("could not open contact points", SP_LOG_STR("actor", id),
+                        SP_LOG_INT("key_id", key_id), SP_LOG_STR("error", strerror(errno)),
+                        SP_LOG_END);
+            if (!call->open_errno) {
+                call->open_errno = errno ? errno : EINVAL;
+                snprintf(call->open_actor, sizeof call->open_actor, "%s", id);
+            }
+            return;
+        }
+        a->n_contact_points = list->n_items;
+        a->contact_points = list->items;
+        return;
+    }
+    char **cps;
+    size_t n = 0;
+    if (registration_pg_array(arena, text, &cps, &n) != 0)
+        n = 0;
+    a->contact_points = registration_arena_alloc(arena, (n ? n : 1) * sizeof *a->contact_points);
+    for (size_t i = 0; i < n; i++) {
+        /* "kind:preferred:value" */
+        char *v = cps[i] ? cps[i] : (char *)"";
+        char *c1 = strchr(v, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c1 = '\0';
+        Samspil__V1__ContactPoint *cp = registration_arena_alloc(arena, sizeof *cp);
+        samspil__v1__contact_point__init(cp);
+        cp->kind = s_value(S_WORDS(s_contact_kinds), v);
+        cp->preferred = c1[1] == '1';
+        cp->value = c2 + 1;
+        a->contact_points[a->n_contact_points++] = cp;
+    }
+}
+
 static Samspil__V1__Actor *s_actor_row(registration_call_t *call, const PGresult *r, int row)
 {
     registration_arena_t *arena = &call->arena;
@@ -582,28 +741,11 @@ static Samspil__V1__Actor *s_actor_row(registration_call_t *call, const PGresult
     a->preferred_language = (char *)s_get(r, row, 6);
     a->accessibility_needs = s_strv(arena, r, row, 7, &a->n_accessibility_needs);
     if (call->restricted) {
-        size_t n = 0;
-        char **cps = s_strv(arena, r, row, 8, &n);
-        a->contact_points =
-            registration_arena_alloc(arena, (n ? n : 1) * sizeof *a->contact_points);
-        for (size_t i = 0; i < n; i++) {
-            /* "kind:preferred:value" */
-            char *s = cps[i] ? cps[i] : (char *)"";
-            char *c1 = strchr(s, ':');
-            char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-            if (!c2)
-                continue;
-            *c1 = '\0';
-            Samspil__V1__ContactPoint *cp = registration_arena_alloc(arena, sizeof *cp);
-            samspil__v1__contact_point__init(cp);
-            cp->kind = s_value(S_WORDS(s_contact_kinds), s);
-            cp->preferred = c1[1] == '1';
-            cp->value = c2 + 1;
-            a->contact_points[a->n_contact_points++] = cp;
-        }
+        /* opened only for principals that see them */
+        s_actor_contacts(call, a->id, s_get(r, row, 8), a);
         a->vulnerable = registration_pg_bool(s_get(r, row, 9));
     }
-    a->external_ref = (char *)s_get(r, row, 10);
+    a->external_ref = (char *)registration_cpr_display(s_get(r, row, 10));
     a->created_at = (char *)s_get(r, row, 11);
     a->updated_at = (char *)s_get(r, row, 12);
     return a;
@@ -620,6 +762,7 @@ static Samspil__V1__Actor *s_actor_new(registration_call_t *call, const PGresult
     a->base.n_unknown_fields = 0;
     a->id = (char *)s_get(r, row, 0);
     a->created_at = a->updated_at = (char *)s_get(r, row, 1);
+    a->external_ref = (char *)registration_cpr_display(a->external_ref);
     if (a->organisation_id && *a->organisation_id) {
         /* as PostgreSQL prints a uuid: lower case */
         size_t len = strlen(a->organisation_id);
@@ -685,15 +828,16 @@ static Samspil__V1__Consent *s_consent_row(registration_call_t *call, const PGre
 
 /* ---------------------------------------------------------------- call set-up */
 
-void registration_call_init(registration_call_t *call, const Samspil__V1__RegistrationRequest *req,
-                            const registration_op_t *op, const registration_checked_t *checked,
-                            bool restricted)
+int registration_call_init(registration_call_t *call, const Samspil__V1__RegistrationRequest *req,
+                           const registration_op_t *op, const registration_checked_t *checked,
+                           bool restricted, sp_keyring_t *keys, sp_error_t *err)
 {
     memset(call, 0, sizeof *call);
     call->req = req;
     call->op = op;
     call->checked = *checked;
     call->restricted = restricted;
+    call->keys = keys;
     for (int i = 0; i < REGISTRATION_MAX_STMTS; i++)
         call->stmt[i] = -1;
     registration_arena_init(&call->arena);
@@ -704,6 +848,36 @@ void registration_call_init(registration_call_t *call, const Samspil__V1__Regist
         registration_request_hash(req, hash);
         registration_hash_hex(hash, call->hash_hex);
     }
+    /* contact points are sealed for the actor they belong to */
+    const Samspil__V1__Actor *a = NULL;
+    const char *actor_id = NULL;
+    if (req->op_case == OP(ACTOR_CREATE)) {
+        a = req->actor_create->actor;
+        actor_id = call->id;
+    } else if (req->op_case == OP(ACTOR_UPDATE) &&
+               (checked->update_mask & REGISTRATION_ACTOR_CONTACT_POINTS)) {
+        a = req->actor_update->actor;
+        actor_id = a->id;
+    } else if (req->op_case == OP(ACTOR_UPSERT)) {
+        /* sealed once the id is known (s_upsert_seal) */
+        size_t n = req->actor_upsert->actor->n_contact_points;
+        call->writes_contacts = restricted || n > 0;
+        if (n > 0 && sp_keyring_current(keys) == 0)
+            return sp_error_set(err, SP_INTERNAL, "",
+                                "the service has no data key; the operator must create its data "
+                                "keys");
+    }
+    if (a && a->n_contact_points > 0) {
+        if (registration_contacts_seal(keys, req->tenant, actor_id, a->contact_points,
+                                       a->n_contact_points, &call->sealed) != 0) {
+            sp_log_error("could not seal contact points", SP_LOG_STR("op", op->name),
+                         SP_LOG_STR("error", strerror(errno)), SP_LOG_END);
+            return sp_error_set(err, SP_INTERNAL, "",
+                                "could not seal contact points; the service has logged it");
+        }
+        snprintf(call->sealed_for, sizeof call->sealed_for, "%s", actor_id);
+    }
+    return 0;
 }
 
 void registration_call_limit_tenants(registration_call_t *call, char *const *tenants, size_t n)
@@ -713,6 +887,7 @@ void registration_call_limit_tenants(registration_call_t *call, char *const *ten
 
 void registration_call_release(registration_call_t *call)
 {
+    registration_sealed_clear(&call->sealed);
     registration_arena_free(&call->arena);
 }
 
@@ -735,6 +910,23 @@ static const char *s_event(registration_call_t *call, bool created, const char *
     return out;
 }
 
+/* The header of an event (tenant, type, time) whose entity id and payload
+ * the statement appends, as a bytea parameter; for the changes
+ * registration_events.h does not build (erasure). */
+static const char *s_event_header(registration_call_t *call, const char *type)
+{
+    Samspil__V1__Event ev = SAMSPIL__V1__EVENT__INIT;
+    ev.tenant = (char *)call->req->tenant;
+    ev.type = (char *)type;
+    ev.occurred_at_us = registration_event_now_us();
+    sp_buf_t buf;
+    sp_buf_init(&buf);
+    registration_event_param(&ev, &buf);
+    const char *out = registration_arena_strndup(&call->arena, buf.data, buf.len);
+    sp_buf_free(&buf);
+    return out;
+}
+
 /* The request's idempotency key and hash as parameters (NULL when absent). */
 static const char *s_key(const registration_call_t *call)
 {
@@ -746,7 +938,39 @@ static const char *s_hash(const registration_call_t *call)
     return call->hash_hex[0] ? call->hash_hex : NULL;
 }
 
-/* Actor column values $2..$11 of the insert, in order. */
+/* The sealed contact points' fingerprint as a parameter (NULL: none). */
+static const char *s_fp(const registration_call_t *call)
+{
+    return call->sealed.fp[0] ? call->sealed.fp : NULL;
+}
+
+/* An upsert that writes contact points seals them for actor `id` (the
+ * stored actor with the external ref, or the new one).  Returns 0, or -1
+ * with `err` set. */
+static int s_upsert_seal(registration_call_t *call, const char *id, sp_error_t *err)
+{
+    const Samspil__V1__Actor *a = call->req->actor_upsert->actor;
+    registration_sealed_clear(&call->sealed);
+    snprintf(call->sealed_for, sizeof call->sealed_for, "%s", id);
+    if (registration_contacts_seal(call->keys, call->req->tenant, id, a->contact_points,
+                                   a->n_contact_points, &call->sealed) != 0) {
+        sp_log_error("could not seal contact points", SP_LOG_STR("op", call->op->name),
+                     SP_LOG_STR("error", strerror(errno)), SP_LOG_END);
+        return sp_error_set(err, SP_INTERNAL, "",
+                            "could not seal contact points; the service has logged it");
+    }
+    return 0;
+}
+
+/* An upsert reads the id of the actor with its external ref first when it
+ * seals contact points (they are bound to that id). */
+static bool s_upsert_needs_id(const registration_call_t *call)
+{
+    return call->writes_contacts && call->req->actor_upsert->actor->n_contact_points > 0;
+}
+
+/* Actor column values $2..$11 of the insert, in order ($10: the sealed
+ * contact points, from call->sealed). */
 static void s_actor_params(registration_call_t *call, const Samspil__V1__Actor *a, const char **p)
 {
     registration_arena_t *arena = &call->arena;
@@ -757,7 +981,7 @@ static void s_actor_params(registration_call_t *call, const Samspil__V1__Actor *
     p[4] = s_text_array(arena, a->interests, a->n_interests);
     p[5] = s_null_if_empty(a->preferred_language);
     p[6] = s_text_array(arena, a->accessibility_needs, a->n_accessibility_needs);
-    p[7] = s_contacts_json(arena, a->contact_points, a->n_contact_points);
+    p[7] = call->sealed.sealed;
     p[8] = a->vulnerable ? "t" : "f";
     p[9] = s_null_if_empty(a->external_ref);
 }
@@ -766,7 +990,7 @@ static void s_prepare_actor_create(registration_call_t *call, sp_db_tx_t *tx,
                                    const Samspil__V1__Actor *a)
 {
     const char *t = call->req->tenant;
-    const char *ins[15];
+    const char *ins[16];
     ins[0] = t;
     s_actor_params(call, a, ins + 1);
     ins[11] = s_key(call);
@@ -775,7 +999,8 @@ static void s_prepare_actor_create(registration_call_t *call, sp_db_tx_t *tx,
     /* validation requires an external ref or an idempotency key */
     if (call->phase == 0) {
         ins[14] = s_event(call, true, call->id);
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_insert, 15, ins);
+        ins[15] = s_fp(call);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_insert, 16, ins);
     } else {
         const char *ex[11] = {t,      ins[11], ins[12], ins[10], ins[1], ins[2],
                               ins[3], ins[4],  ins[5],  ins[6],  ins[7]};
@@ -890,17 +1115,28 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
         s_prepare_actor_create(call, tx, req->actor_create->actor);
         break;
     case OP(ACTOR_UPSERT): {
-        const char *p[17];
+        const Samspil__V1__Actor *a = req->actor_upsert->actor;
+        if (call->phase == 0 && s_upsert_needs_id(call)) {
+            const char *p[2] = {t, a->external_ref};
+            call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_ref_id, 2, p);
+            break;
+        }
+        /* a new actor takes the id the contact points were sealed for */
+        const char *id = call->sealed_for[0] ? call->sealed_for : call->id;
+        const char *p[20];
         p[0] = t;
-        s_actor_params(call, req->actor_upsert->actor, p + 1);
+        s_actor_params(call, a, p + 1);
         p[11] = NULL; /* an upsert is idempotent by its external ref; no key stored */
         p[12] = NULL;
-        p[13] = call->id;
-        p[14] = call->restricted ? "t" : "f";
+        p[13] = id;
+        p[14] = call->writes_contacts ? "t" : "f";
         /* an update's entity id is the stored row's: the statement appends it */
-        p[15] = s_event(call, true, call->id);
+        p[15] = s_event(call, true, id);
         p[16] = s_event(call, false, NULL);
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_upsert, 17, p);
+        p[17] = s_fp(call);
+        p[18] = id;
+        p[19] = call->restricted ? "t" : "f";
+        call->stmt[2] = sp_db_tx_add(tx, s_sql_actor_upsert, 20, p);
         break;
     }
     case OP(ACTOR_GET): {
@@ -929,10 +1165,11 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
         const Samspil__V1__Actor *a = req->actor_update->actor;
         const char *cols[10];
         s_actor_params(call, a, cols);
-        const char *p[12] = {t, a->id, s_int(arena, call->checked.update_mask)};
+        const char *p[13] = {t, a->id, s_int(arena, call->checked.update_mask)};
         memcpy(p + 3, cols + 1, 8 * sizeof *p); /* name .. vulnerable */
         p[11] = s_event(call, false, a->id);
-        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_update, 12, p);
+        p[12] = s_fp(call);
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_actor_update, 13, p);
         break;
     }
 
@@ -1047,6 +1284,28 @@ int registration_store_prepare(registration_call_t *call, sp_db_tx_t *tx, int te
         call->stmt[1] = sp_db_tx_add(tx, s_sql_consent_list, 4, p);
         break;
     }
+
+    case OP(PERSON_EXPORT): {
+        const Samspil__V1__PersonExport *e = req->person_export;
+        const char *p[3] = {t, s_null_if_empty(e->actor_id), s_null_if_empty(e->external_ref)};
+        static const char *const sql[EXPORT_NSTMTS - 1] = {
+            s_sql_export_actor, s_sql_export_members, s_sql_export_relations, s_sql_export_consents,
+            s_sql_export_events};
+        for (int i = 0; i < EXPORT_NSTMTS - 1; i++) {
+            if (sql[i] == s_sql_export_events)
+                sp_db_tx_add(tx, s_sql_relay_on, 0, NULL);
+            call->stmt[1 + i] = sp_db_tx_add(tx, sql[i], 3, p);
+        }
+        break;
+    }
+    case OP(PERSON_ERASE): {
+        const Samspil__V1__PersonErase *e = req->person_erase;
+        const char *p[5] = {t, s_null_if_empty(e->actor_id), s_null_if_empty(e->external_ref),
+                            s_event_header(call, "actor.erased"),
+                            s_event_header(call, "consent.withdrawn")};
+        call->stmt[1] = sp_db_tx_add(tx, s_sql_erase, 5, p);
+        break;
+    }
     default:
         break;
     }
@@ -1099,7 +1358,7 @@ static int s_ref_key_order(const void *pa, const void *pb)
 /* One statement inserting the actor_create calls among `calls`; returns its index. */
 static int s_add_actor_insert_many(registration_call_t *const *calls, int n, sp_db_tx_t *tx)
 {
-    enum { NCOL = 14 }; /* 13 actor columns, then the event */
+    enum { NCOL = 15 }; /* 13 actor columns, the event, the contact points' fingerprint */
     registration_call_t *rows[REGISTRATION_BATCH_MAX];
     int nrows = 0;
     for (int i = 0; i < n && nrows < REGISTRATION_BATCH_MAX; i++)
@@ -1119,6 +1378,7 @@ static int s_add_actor_insert_many(registration_call_t *const *calls, int n, sp_
         v[11] = s_key(c);
         v[12] = s_hash(c);
         v[13] = s_event(c, true, c->id);
+        v[14] = s_fp(c);
         for (int k = 0; k < NCOL; k++)
             s_array_elem(&cols[k], v[k]);
     }
@@ -1233,8 +1493,9 @@ static size_t s_error_values(const registration_call_t *call, registration_value
         break;
     }
     if (a) {
+        ADD("actor.id", a->id);
         ADD("actor.organisation_id", a->organisation_id);
-        ADD("actor.external_ref", a->external_ref);
+        ADD("actor.external_ref", registration_cpr_display(a->external_ref));
     }
     if (p) {
         ADD("partnership.backbone_organisation_id", p->backbone_organisation_id);
@@ -1306,7 +1567,8 @@ static int s_create_outcome(registration_call_t *call, const sp_db_tx_t *tx, int
     }
     char field[64], quoted[80];
     snprintf(field, sizeof field, "%s.%s", call->op->name, ref_field);
-    sp_error_quote(s_get(ex, 0, ncols == ACTOR_NCOLS ? 10 : 6), 60, quoted, sizeof quoted);
+    sp_error_quote(registration_cpr_display(s_get(ex, 0, ncols == ACTOR_NCOLS ? 10 : 6)), 60,
+                   quoted, sizeof quoted);
     sp_error_set(err, SP_ALREADY_EXISTS, field,
                  "external ref \"%s\" is already taken by %s %s with different content", quoted,
                  noun, s_get(ex, 0, 0));
@@ -1344,8 +1606,118 @@ bool registration_store_unknown_tenant(const registration_call_t *call, const sp
            PQntuples(tenant) == 0;
 }
 
-bool registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
-                               Samspil__V1__RegistrationReply *reply, sp_error_t *err)
+/* A person op's actor was not found: name the field it was asked by. */
+static void s_person_not_found(const registration_call_t *call, const char *actor_id,
+                               const char *external_ref, sp_error_t *err)
+{
+    char field[64];
+    bool by_id = actor_id && *actor_id;
+    snprintf(field, sizeof field, "%s.%s", call->op->name, by_id ? "actor_id" : "external_ref");
+    s_not_found(err, field, "actor", by_id ? actor_id : registration_cpr_display(external_ref));
+}
+
+/* A bytea column's text form ("\x0a03...") as bytes in the arena. */
+static ProtobufCBinaryData s_bytea(registration_call_t *call, const char *text)
+{
+    ProtobufCBinaryData out = {0, NULL};
+    size_t len = strlen(text);
+    if (len < 2 || text[0] != '\\' || text[1] != 'x' || len % 2)
+        return out;
+    out.data = registration_arena_alloc(&call->arena, len / 2);
+    for (size_t i = 2; i + 1 < len; i += 2) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = text[i + (size_t)k];
+            v = v * 16 + (unsigned)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0');
+        }
+        out.data[out.len++] = (uint8_t)v;
+    }
+    return out;
+}
+
+/* person_export: the actor and everything about it. */
+static void s_finish_export(registration_call_t *call, const sp_db_tx_t *tx,
+                            Samspil__V1__RegistrationReply *reply, sp_error_t *err)
+{
+    const Samspil__V1__PersonExport *e = call->req->person_export;
+    const PGresult *r = s_result(call, tx, 1);
+    if (s_rows(r) != 1) {
+        s_person_not_found(call, e->actor_id, e->external_ref, err);
+        return;
+    }
+    registration_arena_t *arena = &call->arena;
+    Samspil__V1__Person *p = registration_arena_alloc(arena, sizeof *p);
+    samspil__v1__person__init(p);
+    p->actor = s_actor_row(call, r, 0);
+    p->erased_at = (char *)s_get(r, 0, ACTOR_NCOLS);
+
+    const PGresult *m = s_result(call, tx, 2), *rel = s_result(call, tx, 3),
+                   *c = s_result(call, tx, 4), *ev = s_result(call, tx, 5);
+    p->n_memberships = (size_t)s_rows(m);
+    p->memberships = registration_arena_alloc(arena, (p->n_memberships + 1) * sizeof(void *));
+    for (size_t i = 0; i < p->n_memberships; i++)
+        p->memberships[i] = s_member_row(call, m, (int)i);
+    p->n_relations = (size_t)s_rows(rel);
+    p->relations = registration_arena_alloc(arena, (p->n_relations + 1) * sizeof(void *));
+    for (size_t i = 0; i < p->n_relations; i++)
+        p->relations[i] = s_rel_row(call, rel, (int)i);
+    p->n_consents = (size_t)s_rows(c);
+    p->consents = registration_arena_alloc(arena, (p->n_consents + 1) * sizeof(void *));
+    for (size_t i = 0; i < p->n_consents; i++)
+        p->consents[i] = s_consent_row(call, c, (int)i);
+    p->n_events = (size_t)s_rows(ev);
+    p->events = registration_arena_alloc(arena, (p->n_events + 1) * sizeof(void *));
+    for (size_t i = 0; i < p->n_events; i++) {
+        Samspil__V1__PersonEvent *pe = registration_arena_alloc(arena, sizeof *pe);
+        samspil__v1__person_event__init(pe);
+        pe->seq = strtoull(s_get(ev, (int)i, 0), NULL, 10);
+        pe->type = (char *)s_get(ev, (int)i, 1);
+        pe->entity_id = (char *)s_get(ev, (int)i, 2);
+        pe->occurred_at_us = strtoll(s_get(ev, (int)i, 3), NULL, 10);
+        pe->event = s_bytea(call, s_get(ev, (int)i, 4));
+        p->events[i] = pe;
+    }
+    char *now = registration_arena_alloc(arena, 32);
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(now, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    p->exported_at = now;
+    reply->person = p;
+    reply->result_case = RES(PERSON);
+}
+
+/* person_erase: what the erasure did. */
+static void s_finish_erase(registration_call_t *call, const sp_db_tx_t *tx,
+                           Samspil__V1__RegistrationReply *reply, sp_error_t *err)
+{
+    const Samspil__V1__PersonErase *e = call->req->person_erase;
+    const PGresult *r = s_result(call, tx, 1);
+    if (s_rows(r) != 1) {
+        s_person_not_found(call, e->actor_id, e->external_ref, err);
+        return;
+    }
+    if (strcmp(s_get(r, 0, 1), "organisation") == 0) {
+        sp_error_set(err, SP_FAILED_PRECONDITION,
+                     e->actor_id && *e->actor_id ? "person_erase.actor_id"
+                                                 : "person_erase.external_ref",
+                     "actor %s is an organisation: only persons (citizens, professionals) are "
+                     "erased",
+                     s_get(r, 0, 0));
+        return;
+    }
+    Samspil__V1__PersonErased *out = registration_arena_alloc(&call->arena, sizeof *out);
+    samspil__v1__person_erased__init(out);
+    out->actor_id = (char *)s_get(r, 0, 0);
+    out->erased_at = (char *)s_get(r, 0, 2);
+    out->erased = registration_pg_bool(s_get(r, 0, 3));
+    out->consents_withdrawn = (uint32_t)strtoul(s_get(r, 0, 4), NULL, 10);
+    reply->person_erased = out;
+    reply->result_case = RES(PERSON_ERASED);
+}
+
+static bool s_finish(registration_call_t *call, const sp_db_tx_t *tx,
+                     Samspil__V1__RegistrationReply *reply, sp_error_t *err)
 {
     const Samspil__V1__RegistrationRequest *req = call->req;
     const char *op = call->op->name;
@@ -1443,9 +1815,29 @@ bool registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
         reply->result_case = RES(ACTOR);
         return false;
     case OP(ACTOR_UPSERT):
+        if (call->phase == 0 && s_upsert_needs_id(call)) {
+            /* the stored actor's id, or the new one's: seal for it, then write */
+            if (s_upsert_seal(call, s_rows(r) == 1 ? s_get(r, 0, 0) : call->id, err) != 0)
+                return false;
+            call->phase = 1;
+            return true;
+        }
+        r = s_result(call, tx, 2);
+        if (s_rows(r) == 1 && s_upsert_needs_id(call) &&
+            !registration_pg_bool(s_get(r, 0, ACTOR_NCOLS + 1))) {
+            /* another request created the actor meanwhile: seal for its id */
+            if (++call->reseals > 3) {
+                sp_error_set(err, SP_UNAVAILABLE, "", "conflicting concurrent request; retry");
+                return false;
+            }
+            if (s_upsert_seal(call, s_get(r, 0, 0), err) != 0)
+                return false;
+            return true;
+        }
         if (s_rows(r) != 1) {
             char quoted[80];
-            sp_error_quote(req->actor_upsert->actor->external_ref, 60, quoted, sizeof quoted);
+            sp_error_quote(registration_cpr_display(req->actor_upsert->actor->external_ref), 60,
+                           quoted, sizeof quoted);
             sp_error_set(err, SP_FAILED_PRECONDITION, "actor_upsert.actor.kind",
                          "the actor with external ref \"%s\" is of another kind (kind cannot "
                          "change)",
@@ -1464,7 +1856,8 @@ bool registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
             else if (req->actor_get->id && *req->actor_get->id)
                 s_not_found(err, "actor_get.id", "actor", req->actor_get->id);
             else
-                s_not_found(err, "actor_get.external_ref", "actor", req->actor_get->external_ref);
+                s_not_found(err, "actor_get.external_ref", "actor",
+                            registration_cpr_display(req->actor_get->external_ref));
             return false;
         }
         reply->actor = s_actor_row(call, r, 0);
@@ -1530,8 +1923,31 @@ bool registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
                s_consent_row, consents);
         reply->result_case = RES(CONSENTS);
         return false;
+
+    case OP(PERSON_EXPORT):
+        s_finish_export(call, tx, reply, err);
+        return false;
+    case OP(PERSON_ERASE):
+        s_finish_erase(call, tx, reply, err);
+        return false;
     default:
         sp_error_set(err, SP_INVALID_ARGUMENT, "op", "request names no known operation");
         return false;
     }
+}
+
+bool registration_store_finish(registration_call_t *call, const sp_db_tx_t *tx,
+                               Samspil__V1__RegistrationReply *reply, sp_error_t *err)
+{
+    if (s_finish(call, tx, reply, err))
+        return true;
+    if (!sp_error_is_set(err) && call->open_errno) {
+        /* a reply without the contact points someone may rely on: refuse it */
+        sp_error_set(err, SP_INTERNAL, "",
+                     "could not open the contact points of actor %s (%s); the service has logged "
+                     "it",
+                     call->open_actor,
+                     call->open_errno == ENOKEY ? "its data key is missing" : "they do not open");
+    }
+    return false;
 }

@@ -20,6 +20,7 @@
 #ifndef REGISTRATION_STORE_H
 #define REGISTRATION_STORE_H
 
+#include "registration_contacts.h"
 #include "registration_hash.h"
 #include "registration_pgtext.h"
 #include "registration_validate.h"
@@ -29,16 +30,26 @@
 
 #include <stdbool.h>
 
-#define REGISTRATION_MAX_STMTS 3
+#define REGISTRATION_MAX_STMTS 8
 #define REGISTRATION_BATCH_MAX 64 /* calls in one transaction at most */
 
 /* One request on its way through the database. */
 typedef struct {
-    const Samspil__V1__RegistrationRequest *req; /* validated */
+    const Samspil__V1__RegistrationRequest *req; /* validated; CPR refs already pseudonyms */
     const registration_op_t *op;
     registration_checked_t checked;
     bool restricted; /* the principal sees contact points and the vulnerable flag */
-    int phase;       /* 0: the operation; 1: a create's read of the row it conflicted with */
+    /* 0: the operation; 1: a create's read of the row it conflicted with,
+     * or an upsert's write once the id its contact points are sealed for
+     * is known (phase 0 read it) */
+    int phase;
+    sp_keyring_t *keys;           /* data keys (borrowed) */
+    bool writes_contacts;         /* actor_upsert: replaces the stored contact points */
+    registration_sealed_t sealed; /* the contact points this call writes, sealed */
+    char sealed_for[37];          /* the actor id `sealed` is bound to */
+    int reseals;                  /* upsert: times the row turned out to be another */
+    int open_errno;               /* reading: contact points that did not open (errno) */
+    char open_actor[37];          /* ... of this actor */
     char hash_hex[REGISTRATION_HASH_HEX_SIZE];
     char id[37];                      /* creates: the new row's id (UUIDv7) */
     const char *tenant_filter;        /* tenant_list: text[] of the tenants shown, NULL for all */
@@ -46,10 +57,14 @@ typedef struct {
     registration_arena_t arena;       /* the reply's memory */
 } registration_call_t;
 
-/* Set up `call` for a validated request (hashes creates). */
-void registration_call_init(registration_call_t *call, const Samspil__V1__RegistrationRequest *req,
-                            const registration_op_t *op, const registration_checked_t *checked,
-                            bool restricted);
+/* Set up `call` for a validated request: hashes creates, and seals the
+ * contact points an actor_create or actor_update writes (actor_upsert
+ * seals once it knows the actor's id) under `keys`.  `restricted`: the
+ * principal sees contact points and the vulnerable flag.  Returns 0, or
+ * -1 with INTERNAL in `err` (no data key); release the call either way. */
+int registration_call_init(registration_call_t *call, const Samspil__V1__RegistrationRequest *req,
+                           const registration_op_t *op, const registration_checked_t *checked,
+                           bool restricted, sp_keyring_t *keys, sp_error_t *err);
 
 /* Add the statements of `n` (<= REGISTRATION_BATCH_MAX) calls of one tenant
  * to `tx` (one transaction):

@@ -5,7 +5,8 @@
  * integrators, readers and requests without a principal or tenant; every
  * item of an actor page is treated alike; nothing else is touched.  Writes
  * of them (creates and upserts carrying them, updates naming them) are
- * refused for the principals that may not see them.
+ * allowed to those who see them and to the tenant's integrators, refused
+ * for everyone else.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -356,15 +357,15 @@ static void s_check_write(const sp_principal_t *p, const Samspil__V1__Registrati
     assert_non_null(strstr(err.message, last ? last + 1 : field));
 }
 
-/* Integrators, readers, facilitators of other tenants: creates and upserts
- * that carry contact points or vulnerable=true are refused. */
+/* Readers, facilitators and integrators of other tenants: creates and
+ * upserts that carry contact points or vulnerable=true are refused. */
 static void test_write_refused_for_non_seers(void **state)
 {
     (void)state;
     s_principal_t ps[3];
-    s_principal(&ps[0], SP_ROLE_INTEGRATOR, T);
+    s_principal(&ps[0], SP_ROLE_READER, T);
     s_principal(&ps[1], SP_ROLE_FACILITATOR, OTHER);
-    s_principal(&ps[2], SP_ROLE_INTEGRATOR, NULL);
+    s_principal(&ps[2], SP_ROLE_INTEGRATOR, OTHER);
     for (int i = 0; i < 3; i++) {
         const sp_principal_t *p = &ps[i].p;
         s_actor_t sa;
@@ -419,7 +420,7 @@ static void test_update_mask(void **state)
 {
     (void)state;
     s_principal_t p;
-    s_principal(&p, SP_ROLE_INTEGRATOR, T);
+    s_principal(&p, SP_ROLE_READER, T);
     s_actor_t sa;
     s_write_t w;
     s_actor(&sa, "0190f0a0-0000-7000-8000-000000000001");
@@ -437,15 +438,23 @@ static void test_update_mask(void **state)
     s_check_write(&p.p, req, REGISTRATION_ACTOR_VULNERABLE, "actor_update.actor.vulnerable");
 }
 
-/* Operators and the tenant's facilitators may set them everywhere. */
+/* Operators and the tenant's facilitators may set them everywhere, and
+ * the tenant's integrators (who supply them but never see them). */
 static void test_write_allowed_for_seers(void **state)
 {
     (void)state;
-    s_principal_t ps[3];
+    s_principal_t ps[5];
     s_principal(&ps[0], SP_ROLE_OPERATOR, NULL);
     s_principal(&ps[1], SP_ROLE_OPERATOR, T);
     s_principal(&ps[2], SP_ROLE_FACILITATOR, T);
-    for (int i = 0; i < 3; i++) {
+    s_principal(&ps[3], SP_ROLE_INTEGRATOR, T);
+    s_principal(&ps[4], SP_ROLE_INTEGRATOR, NULL); /* acting for every tenant */
+    assert_true(registration_redact_may_write(&ps[3].p, T));
+    assert_false(registration_redact_sees(&ps[3].p, T));
+    assert_false(registration_redact_may_write(&ps[3].p, OTHER));
+    assert_false(registration_redact_may_write(&ps[3].p, ""));
+    assert_false(registration_redact_may_write(NULL, T));
+    for (int i = 0; i < 5; i++) {
         s_actor_t sa;
         s_write_t w;
         s_actor(&sa, "");
