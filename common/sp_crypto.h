@@ -12,7 +12,8 @@
  * and matched in minutes when no secret key is involved.
  *
  * The data key ring is a directory ($SAMSPIL_DATA_KEYS, else
- * $SAMSPIL_HOME/keys/data, mode 0700) of key files, each 64 hex digits and
+ * $SAMSPIL_HOME/keys/data, see sp_keyring_default_dir; mode 0700) of key
+ * files, each 64 hex digits and
  * a newline, mode 0600:
  *   cpr-hmac.key      the CPR pseudonym key (never rotated: a pseudonym
  *                     cannot be recomputed without the number)
@@ -126,8 +127,11 @@ typedef struct sp_keyring_t sp_keyring_t;
 #define SP_KEYRING_CPR_FILE "cpr-hmac.key"
 
 /* The key directory of a suite under `home` (NULL: SAMSPIL_HOME, else
- * "./var"): SAMSPIL_DATA_KEYS if set, else "<home>/keys/data".  Writes
- * into `out`; returns it, or NULL if it does not fit. */
+ * "./var"): SAMSPIL_DATA_KEYS if set, else "<home>/keys/data".
+ * TRANSITION: a home without a keys directory (a suite without CURVE
+ * keys yet) uses "<home>/data-keys" instead, and keeps using it once made.
+ * Writes into `out`; returns it, or NULL if it does not fit. */
+#define SP_KEYRING_TRANSITION_DIR "data-keys"
 const char *sp_keyring_default_dir(const char *home, char *out, size_t outlen);
 
 /* A ring for directory `dir` (copied).  Nothing is read until a load. */

@@ -611,17 +611,28 @@ static void test_keyring_concurrent_init(void **state)
 
 static void test_keyring_default_dir(void **state)
 {
-    (void)state;
-    char out[256];
+    s_tmp_t *t = *state;
+    char out[512], want[512];
     unsetenv("SAMSPIL_DATA_KEYS");
-    assert_string_equal(sp_keyring_default_dir("/srv/samspil", out, sizeof out),
-                        "/srv/samspil/keys/data");
+    /* a home without keys/ (no CURVE keys yet): <home>/data-keys */
+    snprintf(want, sizeof want, "%s/data-keys", t->dir);
+    assert_string_equal(sp_keyring_default_dir(t->dir, out, sizeof out), want);
+    /* once keys/ exists: keys/data */
+    char keys[512];
+    snprintf(keys, sizeof keys, "%s/keys", t->dir);
+    assert_int_equal(mkdir(keys, 0700), 0);
+    assert_string_equal(sp_keyring_default_dir(t->dir, out, sizeof out), t->keys);
+    /* but a home that already keeps its keys in data-keys stays there */
+    assert_int_equal(mkdir(want, 0700), 0);
+    assert_string_equal(sp_keyring_default_dir(t->dir, out, sizeof out), want);
+    /* and keys/data, once it exists, wins */
+    assert_int_equal(mkdir(t->keys, 0700), 0);
+    assert_string_equal(sp_keyring_default_dir(t->dir, out, sizeof out), t->keys);
     setenv("SAMSPIL_DATA_KEYS", "/etc/samspil/data-keys", 1);
-    assert_string_equal(sp_keyring_default_dir("/srv/samspil", out, sizeof out),
-                        "/etc/samspil/data-keys");
+    assert_string_equal(sp_keyring_default_dir(t->dir, out, sizeof out), "/etc/samspil/data-keys");
     unsetenv("SAMSPIL_DATA_KEYS");
     char tiny[8];
-    assert_null(sp_keyring_default_dir("/srv/samspil", tiny, sizeof tiny));
+    assert_null(sp_keyring_default_dir(t->dir, tiny, sizeof tiny));
 }
 
 int main(void)
@@ -645,7 +656,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keyring_rotate_and_reload, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_keyring_refuses_bad_files, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_keyring_concurrent_init, s_setup, s_teardown),
-        cmocka_unit_test(test_keyring_default_dir),
+        cmocka_unit_test_setup_teardown(test_keyring_default_dir, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
