@@ -9,6 +9,12 @@
 #                embedded PostgreSQL
 #   broker-echo  round trips/s through the broker to samspil.echo (credit 1),
 #                one in flight, vs a direct ZeroMQ REQ/REP round trip over ipc
+#   events       outbox events/s from commit to applied in a subscriber (the
+#                event_sink helper, one transaction per event) through the
+#                relay and the broker's event bus, vs the raw rate of
+#                inserting the same rows (one transaction each, one
+#                connection) into a copy of the outbox table no relay reads;
+#                p50/p99 from commit to applied
 #
 # Each side runs BENCH_RUNS times (default 3), alternating, and the medians
 # are reported.  The output ends with one "bench ..." line per benchmark.
@@ -62,8 +68,14 @@ export SAMSPIL_HOME="$ROOT/tests/var/b"
 LOG=$SAMSPIL_HOME/log
 SUITE_STARTED=0
 ECHO_PID=
+SINK_PID=
 
 cleanup() {
+    if [ -n "$SINK_PID" ]; then
+        kill "$SINK_PID" 2>/dev/null
+        wait "$SINK_PID" 2>/dev/null
+        SINK_PID=
+    fi
     if [ -n "$ECHO_PID" ]; then
         kill "$ECHO_PID" 2>/dev/null
         wait "$ECHO_PID" 2>/dev/null
@@ -73,6 +85,7 @@ cleanup() {
         SUITE_STARTED=0
         if [ -n "${OWNER_DB:-}" ]; then
             "$PGBIN/psql" -q -X -d "$OWNER_DB" -c 'DROP SCHEMA IF EXISTS bench_scratch CASCADE' \
+                -c 'DROP SCHEMA IF EXISTS bench_eventsink CASCADE' \
                 >>"$LOG/run-bench-suite.log" 2>&1 8>&-
         fi
         BUILD=$BUILD deploy/run-suite.sh stop >>"$LOG/run-bench-suite.log" 2>&1 8>&-
@@ -140,6 +153,9 @@ ECHO_CMD=("$BUILD/tests/bench/bench_echo" --broker "$SAMSPIL_BROKER" --seconds "
 RR_CMD=("$BUILD/tests/bench/bench_reqrep" --endpoint "ipc://$SAMSPIL_HOME/run/reqrep.ipc"
     --seconds "$SECS" --warmup 1 --size "$PAYLOAD")
 WORKER_CMD=("$BUILD/bin/samspil-echo" --credit 1)
+SINK_CMD=("$BUILD/tests/helpers/event_sink" --schema bench_eventsink --from-head)
+EV_CMD=("$BUILD/tests/bench/bench_events" --database "$OWNER_DB" --sink-schema bench_eventsink
+    --tenant "$TENANT" --seconds "$SECS")
 
 echo "== reproduce (SAMSPIL_HOME=$SAMSPIL_HOME after: REGISTRATION=$WORKERS BUILD=$BUILD deploy/run-suite.sh start):"
 echo "   ${REG_CMD[*]}"
@@ -147,6 +163,8 @@ echo "   ${PGB_CMD[*]}   # script: $(tail -1 "$SCRIPT")"
 echo "   ${WORKER_CMD[*]} &"
 echo "   ${ECHO_CMD[*]}"
 echo "   ${RR_CMD[*]}"
+echo "   ${SINK_CMD[*]} &"
+echo "   $(printf '%q ' "${EV_CMD[@]}")"
 
 # ---------------------------------------------------------------- register vs pgbench
 reg_rates=() reg_p50=() reg_p99=() pg_tps=()
@@ -182,6 +200,21 @@ for i in $(seq 1 "$RUNS"); do
     rr_rates+=("$(field rt_per_s "$out")")
 done
 
+# ---------------------------------------------------------------- events vs outbox inserts
+# the sink starts after the other benchmarks (it would compete with them for
+# the CPU), from the stream's head: bench_events waits until it is live
+"${SINK_CMD[@]}" >"$LOG/event_sink.log" 2>&1 8>&- &
+SINK_PID=$!
+ev_rates=() ev_p50=() ev_p99=() ins_rates=()
+for i in $(seq 1 "$RUNS"); do
+    out=$("${EV_CMD[@]}" 2>>"$LOG/bench-events.log" 8>&-) || fail "bench_events failed: $out (see $LOG/bench-events.log)"
+    echo "   events run $i: $out"
+    ev_rates+=("$(field events_per_s "$out")")
+    ev_p50+=("$(field p50_ms "$out")")
+    ev_p99+=("$(field p99_ms "$out")")
+    ins_rates+=("$(field inserts_per_s "$out")")
+done
+
 # ---------------------------------------------------------------- results
 reg=$(median "${reg_rates[@]}")
 pg=$(median "${pg_tps[@]}")
@@ -189,6 +222,9 @@ reg_ratio=$(awk -v a="$reg" -v b="$pg" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0
 ech=$(median "${echo_rates[@]}")
 rr=$(median "${rr_rates[@]}")
 echo_ratio=$(awk -v a="$ech" -v b="$rr" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+evr=$(median "${ev_rates[@]}")
+ins=$(median "${ins_rates[@]}")
+ev_ratio=$(awk -v a="$evr" -v b="$ins" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
 target=$(awk -v r="$reg_ratio" 'BEGIN {if (r >= 0.7) print "met"; else printf "missed by %.0f%%", (0.7 - r) / 0.7 * 100}')
 echo "== medians of $RUNS runs of ${SECS} s, $WORKERS registration workers; register target ratio >= 0.7: $target"
 cleanup
@@ -197,3 +233,5 @@ printf 'bench register: %.0f creates/s vs pgbench-insert-32 %.0f tps ratio %s p5
     "$reg" "$pg" "$reg_ratio" "$(median "${reg_p50[@]}")" "$(median "${reg_p99[@]}")"
 printf 'bench broker-echo: %.0f rt/s vs zmq-reqrep %.0f rt/s ratio %s p50 %.0f us p99 %.0f us\n' \
     "$ech" "$rr" "$echo_ratio" "$(median "${echo_p50[@]}")" "$(median "${echo_p99[@]}")"
+printf 'bench events: %.0f events/s vs outbox-insert %.0f rows/s ratio %s p50 %.2f ms p99 %.2f ms\n' \
+    "$evr" "$ins" "$ev_ratio" "$(median "${ev_p50[@]}")" "$(median "${ev_p99[@]}")"
