@@ -366,33 +366,41 @@ static void s_on_sub(void *socket, void *arg)
         samspil__v1__event__free_unpacked(event, NULL);
         return;
     }
+    bool was = self->seq.replaying;
     if (strcmp(event->type, SP_EVENT_TYPE_HEAD) == 0) {
-        bool was = self->seq.replaying;
         sp_event_seq_head(&self->seq, event->seq);
-        if (!was && self->seq.replaying)
+        if (!was && self->seq.replaying) {
+            self->caught_up_logged = false;
             sp_log_info("events missed at the head; replaying", SP_LOG_STR("stream", self->stream),
                         SP_LOG_INT("position", self->seq.position), SP_LOG_INT("head", event->seq),
                         SP_LOG_END);
-        samspil__v1__event__free_unpacked(event, NULL);
-    } else {
-        bool was = self->seq.replaying;
-        switch (sp_event_seq_live(&self->seq, event->seq, self->queued >= S_LIVE_QUEUE_MAX)) {
-        case SP_SEQ_ACCEPT:
-            s_enqueue(self, event->seq, event, NULL);
-            break;
-        case SP_SEQ_DUPLICATE:
-            self->duplicates++;
-            samspil__v1__event__free_unpacked(event, NULL);
-            break;
-        case SP_SEQ_BEYOND:
-            self->dropped++;
-            if (!was)
-                sp_log_info("gap in live events; replaying", SP_LOG_STR("stream", self->stream),
-                            SP_LOG_INT("expected_seq", self->seq.accepted + 1),
-                            SP_LOG_INT("seq", event->seq), SP_LOG_END);
-            samspil__v1__event__free_unpacked(event, NULL);
-            break;
         }
+        samspil__v1__event__free_unpacked(event, NULL);
+        s_pump(self);
+        return;
+    }
+    bool full = self->queued >= S_LIVE_QUEUE_MAX;
+    uint64_t expected = self->seq.accepted + 1;
+    switch (sp_event_seq_live(&self->seq, event->seq, full)) {
+    case SP_SEQ_ACCEPT:
+        s_enqueue(self, event->seq, event, NULL);
+        break;
+    case SP_SEQ_DUPLICATE:
+        self->duplicates++;
+        samspil__v1__event__free_unpacked(event, NULL);
+        break;
+    case SP_SEQ_BEYOND:
+        self->dropped++;
+        if (!was) {
+            self->caught_up_logged = false;
+            sp_log_info(event->seq == expected ? "apply queue full; replaying"
+                                               : "gap in live events; replaying",
+                        SP_LOG_STR("stream", self->stream), SP_LOG_INT("expected_seq", expected),
+                        SP_LOG_INT("seq", event->seq), SP_LOG_INT("queued", self->queued),
+                        SP_LOG_END);
+        }
+        samspil__v1__event__free_unpacked(event, NULL);
+        break;
     }
     s_pump(self);
 }

@@ -73,6 +73,12 @@ static char *s_printf(const char *fmt, ...)
     return out;
 }
 
+static void s_ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 /* Create the schema, tables and trigger if missing (blocking, as owner),
  * serialised by an advisory lock so several sinks may start at once. */
 static int s_setup_schema(const char *conninfo, const char *schema)
@@ -84,6 +90,7 @@ static int s_setup_schema(const char *conninfo, const char *schema)
         PQfinish(pg);
         return -1;
     }
+    PQsetNoticeProcessor(pg, s_ignore_notice, NULL); /* "already exists, skipping" */
     const char *s = schema;
     char *ddl = s_printf(
         "BEGIN;"
