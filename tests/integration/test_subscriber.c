@@ -155,14 +155,9 @@ static void s_on_child_signal(uv_signal_t *handle, int signum)
     uv_stop(handle->loop);
 }
 
-static pid_t s_start_relay(bool fault)
+/* The relay process's main: `test_subscriber relay SCHEMA STREAM`. */
+static int s_relay_main(void)
 {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid != 0)
-        return pid;
-    if (fault)
-        setenv("SAMSPIL_FAULT", "relay-exit-after-assign", 1);
     sp_log_init("test-relay");
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -174,7 +169,7 @@ static pid_t s_start_relay(bool fault)
                              .head_ms = 200};
     sp_outbox_t *outbox = sp_outbox_new(&loop, ctx, &oc);
     if (!outbox || sp_outbox_start(outbox) != 0)
-        _exit(1);
+        return 1;
     sp_worker_config_t wc = {.endpoint = getenv("SAMSPIL_BROKER"),
                              .service = s_service,
                              .credit = 4,
@@ -182,7 +177,7 @@ static pid_t s_start_relay(bool fault)
                              .handler_arg = outbox};
     sp_worker_t *worker = sp_worker_new(&loop, ctx, &wc);
     if (!worker || sp_worker_start(worker) != 0)
-        _exit(1);
+        return 1;
     uv_signal_t sig;
     uv_signal_init(&loop, &sig);
     uv_signal_start(&sig, s_on_child_signal, SIGTERM);
@@ -193,7 +188,21 @@ static pid_t s_start_relay(bool fault)
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     zmq_ctx_term(ctx);
-    _exit(0);
+    return 0;
+}
+
+/* Start this program again as the relay process (a fresh process, not a
+ * fork of one with ZeroMQ threads). */
+static pid_t s_start_relay(bool fault)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    if (fault)
+        setenv("SAMSPIL_FAULT", "relay-exit-after-assign", 1);
+    execl("/proc/self/exe", "test_subscriber", "relay", s_schema, s_stream, (char *)NULL);
+    _exit(127);
 }
 
 static void s_stop_relay(pid_t pid)
@@ -286,14 +295,19 @@ static void s_on_tick(uv_timer_t *timer)
         uv_stop(timer->loop);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     s_owner = itest_env("SAMSPIL_OWNER_DB");
     const char *home = itest_env("SAMSPIL_HOME");
     itest_env("SAMSPIL_BROKER");
+    bool relay_process = argc == 4 && strcmp(argv[1], "relay") == 0;
     sp_log_init("test-subscriber");
-    snprintf(s_schema, sizeof s_schema, "evtest_%d", (int)getpid());
-    snprintf(s_stream, sizeof s_stream, "evtest%d", (int)getpid());
+    snprintf(s_schema, sizeof s_schema, "%s", relay_process ? argv[2] : "");
+    snprintf(s_stream, sizeof s_stream, "%s", relay_process ? argv[3] : "");
+    if (!relay_process) {
+        snprintf(s_schema, sizeof s_schema, "evtest_%d", (int)getpid());
+        snprintf(s_stream, sizeof s_stream, "evtest%d", (int)getpid());
+    }
     snprintf(s_service, sizeof s_service, "samspil.events.%s", s_stream);
     const char *in = getenv("SAMSPIL_EVENTS_IN"), *out = getenv("SAMSPIL_EVENTS_OUT");
     if (in && *in)
@@ -304,6 +318,8 @@ int main(void)
         snprintf(s_events_out, sizeof s_events_out, "%s", out);
     else
         sp_events_out_default(home, s_events_out, sizeof s_events_out);
+    if (relay_process)
+        return s_relay_main();
     if (!ITEST_CHECK(s_setup() == 0, "scratch outbox schema created"))
         return itest_done();
 
