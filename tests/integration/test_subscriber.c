@@ -22,10 +22,12 @@
 
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +37,7 @@ static char s_schema[64];
 static char s_stream[64];
 static char s_service[96];
 static const char *s_owner;
+static char s_self[4096]; /* this program, run again as the relay */
 static char s_events_in[4096], s_events_out[4096];
 
 static PGconn *s_connect(void)
@@ -199,9 +202,10 @@ static pid_t s_start_relay(bool fault)
     pid_t pid = fork();
     if (pid != 0)
         return pid;
+    prctl(PR_SET_PDEATHSIG, SIGTERM); /* never outlive the test */
     if (fault)
         setenv("SAMSPIL_FAULT", "relay-exit-after-assign", 1);
-    execl("/proc/self/exe", "test_subscriber", "relay", s_schema, s_stream, (char *)NULL);
+    execl(s_self, s_self, "relay", s_schema, s_stream, (char *)NULL);
     _exit(127);
 }
 
@@ -300,6 +304,10 @@ int main(int argc, char **argv)
     s_owner = itest_env("SAMSPIL_OWNER_DB");
     const char *home = itest_env("SAMSPIL_HOME");
     itest_env("SAMSPIL_BROKER");
+    if (!realpath(argv[0], s_self)) {
+        fprintf(stderr, "test_subscriber: cannot resolve %s\n", argv[0]);
+        return 2;
+    }
     bool relay_process = argc == 4 && strcmp(argv[1], "relay") == 0;
     sp_log_init("test-subscriber");
     snprintf(s_schema, sizeof s_schema, "%s", relay_process ? argv[2] : "");
