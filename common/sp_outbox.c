@@ -88,6 +88,7 @@ struct sp_outbox_t {
     uint64_t recording;  /* value being stored by the round in flight */
     uint64_t head_sent;  /* seq of the last stream.head sent */
     uint64_t published_count, send_failures, rounds, replays;
+    uint64_t failures;        /* relay transactions failed in a row (not the connection) */
     uint64_t stats_published; /* published_count at the last stats line */
 
     sp_buf_t body;  /* scratch: a stamped event */
@@ -316,10 +317,12 @@ static void s_round_failed(sp_outbox_t *self, sp_db_tx_t *tx, const char *what)
 {
     if (sp_db_tx_connection_failed(tx)) {
         s_lose(self, "database connection lost");
-    } else {
+    } else if (++self->failures == 1 || self->failures % 100 == 0) {
+        /* retried every 500 ms: the first failure, then every 100th */
         sp_log_warn("relay transaction failed", SP_LOG_STR("stream", self->stream),
                     SP_LOG_STR("step", what), SP_LOG_STR("sqlstate", sp_db_tx_sqlstate(tx)),
-                    SP_LOG_STR("constraint", sp_db_tx_constraint(tx)), SP_LOG_END);
+                    SP_LOG_STR("constraint", sp_db_tx_constraint(tx)),
+                    SP_LOG_INT("failures", self->failures), SP_LOG_END);
     }
 }
 
@@ -337,6 +340,7 @@ static void s_on_acquire(sp_db_tx_t *tx, void *arg)
         s_schedule(self, S_FOLLOWER_MS);
         return;
     }
+    self->failures = 0;
     const PGresult *lock = sp_db_tx_result(tx, 2);
     const PGresult *state = sp_db_tx_result(tx, 3);
     bool held = lock && PQntuples(lock) == 1 && strcmp(PQgetvalue(lock, 0, 0), "t") == 0;
@@ -372,6 +376,7 @@ static void s_on_catchup(sp_db_tx_t *tx, void *arg)
         s_schedule(self, S_ERROR_RETRY_MS);
         return;
     }
+    self->failures = 0;
     const PGresult *res = sp_db_tx_result(tx, 1);
     uint64_t from = self->published;
     int n = res ? s_publish_result(self, res, 0) : 0;
@@ -403,6 +408,7 @@ static void s_on_round(sp_db_tx_t *tx, void *arg)
         s_schedule(self, self->role == S_FOLLOWER ? S_FOLLOWER_MS : S_ERROR_RETRY_MS);
         return;
     }
+    self->failures = 0;
     if (self->recording > self->recorded)
         self->recorded = self->recording;
     const PGresult *res = sp_db_tx_result(tx, 2);

@@ -80,7 +80,8 @@ struct sp_subscriber_t {
     bool waiting;     /* replay_timer is a wait before asking again */
     bool caught_up_logged;
     uint64_t asked_from;
-    unsigned attempts;
+    unsigned attempts; /* timed out in a row */
+    unsigned refusals; /* answered with an error in a row */
 
     s_item_t *head, *tail;
     size_t queued;
@@ -261,12 +262,19 @@ static void s_on_reply(sp_subscriber_t *self, Samspil__V1__ReplayReply *reply)
     }
     if (reply->error && reply->error->code != SP_OK) {
         sp_error_code_t code = reply->error->code;
-        sp_log_warn("replay refused", SP_LOG_STR("stream", self->stream),
-                    SP_LOG_STR("code", sp_error_code_name(code)),
-                    SP_LOG_STR("field", reply->error->field), SP_LOG_END);
+        if (++self->refusals == 1 || self->refusals % 60 == 0)
+            sp_log_warn("replay refused; asking again later", SP_LOG_STR("stream", self->stream),
+                        SP_LOG_STR("code", sp_error_code_name(code)),
+                        SP_LOG_STR("field", reply->error->field),
+                        SP_LOG_INT("refusals", self->refusals), SP_LOG_END);
         samspil__v1__replay_reply__free_unpacked(reply, NULL);
         s_wait_then_replay(self, code == SP_UNAVAILABLE ? S_UNAVAILABLE_MS : S_REFUSED_MS);
         return;
+    }
+    if (self->refusals) {
+        sp_log_info("replay answered after refusals", SP_LOG_STR("stream", self->stream),
+                    SP_LOG_INT("refusals", self->refusals), SP_LOG_END);
+        self->refusals = 0;
     }
     s_batch_t *batch = calloc(1, sizeof *batch);
     if (!batch)
