@@ -735,6 +735,12 @@ uint64_t sp_outbox_published_seq(const sp_outbox_t *self)
 
 /* --- replay service */
 
+/* Who may replay: everyone but readers (events are about single entities;
+ * readers see aggregates only).  Services follow each other's streams. */
+#define S_REPLAY_ROLES                                                                             \
+    (SP_ROLE_BIT(SP_ROLE_OPERATOR) | SP_ROLE_BIT(SP_ROLE_INTEGRATOR) |                             \
+     SP_ROLE_BIT(SP_ROLE_FACILITATOR) | SP_ROLE_BIT(SAMSPIL__V1__ROLE__ROLE_SERVICE))
+
 typedef struct {
     sp_outbox_t *outbox;
     sp_request_t *request;
@@ -864,9 +870,7 @@ void sp_outbox_replay_handler(sp_request_t *request, void *arg)
         return;
     }
     const Samspil__V1__Principal *principal = sp_request_principal(request);
-    if (!sp_principal_has_role(principal, SP_ROLE_BIT(SP_ROLE_OPERATOR) |
-                                              SP_ROLE_BIT(SP_ROLE_INTEGRATOR) |
-                                              SP_ROLE_BIT(SP_ROLE_FACILITATOR))) {
+    if (!sp_principal_has_role(principal, S_REPLAY_ROLES)) {
         s_replay_error(&request, SP_PERMISSION_DENIED, NULL, "role %s may not read events",
                        sp_role_name(principal ? principal->role : 0));
         return;

@@ -108,8 +108,9 @@ uint64_t sp_outbox_published_seq(const sp_outbox_t *self);
  * sp_outbox_t as handler_arg of a second sp_worker): decodes a
  * ReplayRequest and answers a ReplayReply with the committed, sequenced
  * events from `from_seq`, filtered by type prefix and by the tenants the
- * request's principal may act for (operators: all; readers are refused:
- * events are per entity, not aggregates).
+ * request's principal may act for (all_tenants: all).  Roles operator,
+ * integrator, facilitator and service may replay; readers are refused
+ * (events are per entity, not aggregates).
  *
  * head_seq is the stream's assigned_seq: every event up to it is committed
  * and can be replayed (it may run a moment ahead of the live stream).
