@@ -85,3 +85,36 @@ int broker_access_pack_principal(const broker_key_t *key, uint8_t **packed, size
     samspil__v1__principal__pack(&principal, *packed);
     return 0;
 }
+
+bool broker_access_local_endpoint(const char *endpoint)
+{
+    if (!endpoint)
+        return false;
+    if (strncmp(endpoint, "ipc://", 6) == 0)
+        return endpoint[6] != '\0';
+    if (strncmp(endpoint, "inproc://", 9) == 0)
+        return endpoint[9] != '\0';
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return false;
+    const char *host = endpoint + 6;
+    if (strchr(host, ';'))
+        return false; /* "source;destination" */
+    const char *colon = strrchr(host, ':');
+    if (!colon || colon[1] == '\0')
+        return false;
+    size_t len = (size_t)(colon - host);
+    if ((len == 9 && memcmp(host, "localhost", 9) == 0) ||
+        (len == 5 && memcmp(host, "[::1]", 5) == 0))
+        return true;
+    /* 127.a.b.c, digits and dots only */
+    if (len < 9 || len > 15 || memcmp(host, "127.", 4) != 0)
+        return false;
+    int dots = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (host[i] == '.')
+            dots++;
+        else if (host[i] < '0' || host[i] > '9')
+            return false;
+    }
+    return dots == 3;
+}

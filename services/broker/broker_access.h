@@ -38,6 +38,11 @@ bool broker_access_may_register(Samspil__V1__Role role);
  * stream heads "<stream>//...".  Everyone else: nothing. */
 bool broker_access_may_subscribe(const broker_key_t *key, const void *prefix, size_t len);
 
+/* True when `endpoint` can only be reached from this machine: ipc://,
+ * inproc://, or tcp:// on 127.0.0.0/8, ::1 or "localhost".  Plain-text
+ * mode is allowed only when every bind endpoint is one of these. */
+bool broker_access_local_endpoint(const char *endpoint);
+
 /* Pack the samspil.v1.Principal of `key` (client_id = the key's name) into
  * a malloc'd buffer *packed of *size bytes.  Returns 0 or -1 (no memory). */
 int broker_access_pack_principal(const broker_key_t *key, uint8_t **packed, size_t *size);

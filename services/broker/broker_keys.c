@@ -30,6 +30,7 @@ struct broker_keys_t {
     size_t count;
     size_t cap;
     size_t *by_key; /* indexes into keys, sorted by public key */
+    uint64_t revocations;
     /* identity of the file last read; exists false when it was missing */
     bool exists;
     dev_t dev;
@@ -462,6 +463,30 @@ static void s_remember(broker_keys_t *self, const struct stat *st)
     }
 }
 
+/* Count the keys valid now that are not valid in keys[0..count-1]. */
+static void s_count_lost(broker_keys_t *self, const broker_key_t *keys, size_t count)
+{
+    size_t *index = NULL;
+    if (count) {
+        index = malloc(count * sizeof *index);
+        if (!index) { /* cannot tell: assume something was lost */
+            self->revocations++;
+            return;
+        }
+        for (size_t i = 0; i < count; i++)
+            index[i] = i;
+        qsort_r(index, count, sizeof *index, s_cmp_index, (void *)keys);
+    }
+    for (size_t i = 0; i < self->count; i++) {
+        if (self->keys[i].revoked[0])
+            continue;
+        long j = s_find(keys, index, count, self->keys[i].public_key);
+        if (j < 0 || keys[j].revoked[0])
+            self->revocations++;
+    }
+    free(index);
+}
+
 /* Reread the file (caller holds the mutex).  `force`: even when unchanged.
  * Returns 1 reloaded, 0 unchanged, -1 failed. */
 static int s_load(broker_keys_t *self, bool force)
@@ -476,6 +501,7 @@ static int s_load(broker_keys_t *self, bool force)
         if (!self->exists && !force)
             return 0;
         /* removed: no key is valid any more */
+        s_count_lost(self, NULL, 0);
         self->count = 0;
         s_remember(self, NULL);
         s_reindex(self);
@@ -495,6 +521,7 @@ static int s_load(broker_keys_t *self, bool force)
         return -1;
     }
     free(text);
+    s_count_lost(self, keys, count);
     free(self->keys);
     self->keys = keys;
     self->count = count;
@@ -766,6 +793,7 @@ static int s_change_revoke(broker_keys_t *self, broker_key_t **keys, size_t *cou
     if (found->revoked[0])
         return sp_error_set(err, SP_FAILED_PRECONDITION, "public_key", "key is revoked already");
     broker_keys_now(found->revoked);
+    self->revocations++;
     if (r->out)
         *r->out = *found;
     return 0;
@@ -804,6 +832,14 @@ size_t broker_keys_foreach(broker_keys_t *self, bool include_revoked,
     }
     pthread_mutex_unlock(&self->lock);
     return calls;
+}
+
+uint64_t broker_keys_revocations(broker_keys_t *self)
+{
+    pthread_mutex_lock(&self->lock);
+    uint64_t n = self->revocations;
+    pthread_mutex_unlock(&self->lock);
+    return n;
 }
 
 size_t broker_keys_count(broker_keys_t *self)

@@ -37,6 +37,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define BROKER_KEYS_NAME_MAX 64    /* name bytes with the NUL */
 #define BROKER_KEYS_MAX_TENANTS 98 /* Denmark's municipalities */
@@ -135,6 +136,11 @@ int broker_keys_revoke(broker_keys_t *self, const char *name, const char *public
  * the number of calls. */
 size_t broker_keys_foreach(broker_keys_t *self, bool include_revoked,
                            void (*fn)(const broker_key_t *key, void *arg), void *arg);
+
+/* How many times a key that was valid stopped being valid (revoked here,
+ * or revoked or removed in the file and reloaded).  The broker compares it
+ * to the last value it saw to know when to drop open event connections. */
+uint64_t broker_keys_revocations(broker_keys_t *self);
 
 /* Keys held (valid and revoked). */
 size_t broker_keys_count(broker_keys_t *self);

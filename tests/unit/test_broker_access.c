@@ -136,6 +136,30 @@ static void test_pack(void **state)
     free(packed);
 }
 
+static void test_local_endpoint(void **state)
+{
+    assert_true(broker_access_local_endpoint("ipc:///x/run/broker.ipc"));
+    assert_true(broker_access_local_endpoint("ipc://@abstract"));
+    assert_true(broker_access_local_endpoint("inproc://x"));
+    assert_true(broker_access_local_endpoint("tcp://127.0.0.1:5555"));
+    assert_true(broker_access_local_endpoint("tcp://127.1.2.3:1"));
+    assert_true(broker_access_local_endpoint("tcp://localhost:5555"));
+    assert_true(broker_access_local_endpoint("tcp://[::1]:5555"));
+    assert_false(broker_access_local_endpoint("ipc://"));
+    assert_false(broker_access_local_endpoint("tcp://*:5555"));
+    assert_false(broker_access_local_endpoint("tcp://0.0.0.0:5555"));
+    assert_false(broker_access_local_endpoint("tcp://10.0.0.1:5555"));
+    assert_false(broker_access_local_endpoint("tcp://127.0.0.1.evil.example:5555"));
+    assert_false(broker_access_local_endpoint("tcp://127.0.0.1"));
+    assert_false(broker_access_local_endpoint("tcp://127.0.0.1:"));
+    assert_false(broker_access_local_endpoint("tcp://eth0:5555"));
+    assert_false(broker_access_local_endpoint("tcp://lo:5555"));
+    assert_false(broker_access_local_endpoint("tcp://[::]:5555"));
+    assert_false(broker_access_local_endpoint("tcp://127.0.0.1:1;10.0.0.1:2"));
+    assert_false(broker_access_local_endpoint("pgm://127.0.0.1:5555"));
+    assert_false(broker_access_local_endpoint(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +167,7 @@ int main(void)
         cmocka_unit_test(test_register),
         cmocka_unit_test(test_subscribe),
         cmocka_unit_test(test_pack),
+        cmocka_unit_test(test_local_endpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

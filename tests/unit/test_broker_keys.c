@@ -290,8 +290,11 @@ static void test_registry_create_revoke(void **state)
     assert_int_equal(broker_keys_lookup(other, s_k1, NULL), BROKER_KEYS_REVOKED);
     assert_int_equal(broker_keys_lookup(other, s_k2, NULL), BROKER_KEYS_VALID);
     /* ...and its revoke reaches the first one on refresh */
+    uint64_t before = broker_keys_revocations(keys);
+    assert_int_equal(before, 1); /* alice */
     assert_int_equal(broker_keys_revoke(other, NULL, s_k2, NULL, &err), 0);
     assert_int_equal(broker_keys_refresh(keys), 1);
+    assert_int_equal(broker_keys_revocations(keys), before + 1);
     assert_int_equal(broker_keys_lookup(keys, s_k2, NULL), BROKER_KEYS_REVOKED);
     assert_int_equal(broker_keys_refresh(keys), 0);
     broker_keys_destroy(&other);
@@ -326,15 +329,20 @@ static void test_registry_reload_and_bad_lines(void **state)
     assert_int_equal(broker_keys_foreach(keys, false, s_count, &n), 0);
     assert_int_equal(broker_keys_foreach(keys, true, s_count, &n), 1);
 
+    /* k1 was not valid, so nothing valid is lost */
+    assert_int_equal(broker_keys_revocations(keys), 0);
     snprintf(text, sizeof text, "%s svc service * 2026-11-27T07:00:00Z -\n", s_k2);
     s_write(text);
     assert_int_equal(broker_keys_refresh(keys), 1);
+    assert_int_equal(broker_keys_revocations(keys), 0);
     assert_int_equal(broker_keys_lookup(keys, s_k1, NULL), BROKER_KEYS_UNKNOWN);
     assert_int_equal(broker_keys_lookup(keys, s_k2, NULL), BROKER_KEYS_VALID);
 
     /* the file removed: nothing is valid any more */
+    uint64_t lost = broker_keys_revocations(keys);
     unlink(s_path);
     assert_int_equal(broker_keys_refresh(keys), 1);
+    assert_int_equal(broker_keys_revocations(keys), lost + 1);
     assert_int_equal(broker_keys_lookup(keys, s_k2, NULL), BROKER_KEYS_UNKNOWN);
     broker_keys_destroy(&keys);
 }
