@@ -22,6 +22,7 @@ static const registration_value_t s_values[] = {
     {"membership.partnership_id", "11111111-1111-1111-1111-111111111111"},
     {"actor.organisation_id", "22222222-2222-2222-2222-222222222222"},
     {"actor.external_ref", "sag:42"},
+    {"actor.id", UUID},
     {"ended_on", "2020-01-01"},
 };
 #define NV (sizeof s_values / sizeof s_values[0])
@@ -33,6 +34,17 @@ static sp_error_t s_map(const char *state, const char *constraint, bool conn, co
     sp_error_code_t code = registration_db_error(state, constraint, conn, op, s_values, NV, &err);
     assert_int_equal(code, err.code);
     return err;
+}
+
+/* An erased actor's personal fields cannot be set again (003_privacy). */
+static void test_erased(void **state)
+{
+    (void)state;
+    sp_error_t e = s_map("23514", "actors_erased", false, "actor_update");
+    assert_int_equal(e.code, SP_FAILED_PRECONDITION);
+    assert_string_equal(e.field, "actor_update.actor.id");
+    assert_string_equal(e.message, "actor \"" UUID "\" was erased: its personal fields cannot be "
+                                   "set again");
 }
 
 static void test_foreign_keys(void **state)
@@ -144,9 +156,8 @@ static void test_missing_value(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_foreign_keys),
-        cmocka_unit_test(test_unique_and_checks),
-        cmocka_unit_test(test_classes),
+        cmocka_unit_test(test_foreign_keys),      cmocka_unit_test(test_erased),
+        cmocka_unit_test(test_unique_and_checks), cmocka_unit_test(test_classes),
         cmocka_unit_test(test_missing_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -99,13 +99,41 @@ static void test_bool(void **state)
     assert_false(registration_pg_bool(NULL));
 }
 
+/* Array parameters built element by element read back the same. */
+static void test_array_builder(void **state)
+{
+    (void)state;
+    sp_buf_t b;
+    sp_buf_init(&b);
+    assert_string_equal(registration_pg_array_end(&b), "{}");
+    sp_buf_free(&b);
+    sp_buf_init(&b);
+    registration_pg_array_append(&b, "v1.2.AB+/=");
+    registration_pg_array_append(&b, NULL);
+    registration_pg_array_append(&b, "a \"quoted\" \\x0a, {b}");
+    registration_pg_array_append(&b, "");
+    const char *text = registration_pg_array_end(&b);
+    assert_string_equal(text, "{\"v1.2.AB+/=\",NULL,\"a \\\"quoted\\\" \\\\x0a, {b}\",\"\"}");
+    registration_arena_t a;
+    registration_arena_init(&a);
+    char **items;
+    size_t n;
+    assert_int_equal(registration_pg_array(&a, text, &items, &n), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(items[0], "v1.2.AB+/=");
+    assert_null(items[1]);
+    assert_string_equal(items[2], "a \"quoted\" \\x0a, {b}");
+    assert_string_equal(items[3], "");
+    registration_arena_free(&a);
+    sp_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arena),
-        cmocka_unit_test(test_arrays),
-        cmocka_unit_test(test_bad_arrays),
-        cmocka_unit_test(test_bool),
+        cmocka_unit_test(test_arena),         cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_bad_arrays),    cmocka_unit_test(test_bool),
+        cmocka_unit_test(test_array_builder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
