@@ -206,7 +206,10 @@ static void s_wire(sp_frame_t text, uint8_t control)
     /* stamping keeps a decodable event decodable, with its stream and seq */
     FZ_CHECK(!stored || event);
     if (event) {
-        FZ_CHECK(strcmp(event->stream, STREAM) == 0 && event->seq == seq);
+        /* (a stored row that is not an Event may swallow the stamp into a
+         * field it leaves open: the relay only stamps what it packed) */
+        if (stored)
+            FZ_CHECK(strcmp(event->stream, STREAM) == 0 && event->seq == seq);
         s_print(event);
     }
     size_t entry = sp_event_reply_add(&reply, (const uint8_t *)stamped.data, stamped.len);
@@ -219,7 +222,9 @@ static void s_wire(sp_frame_t text, uint8_t control)
     if (decoded) {
         FZ_CHECK(decoded->n_events == 2 && decoded->head_seq == seq &&
                  decoded->scanned_to == seq / 2);
-        FZ_CHECK(decoded->events[0]->seq == seq && strcmp(decoded->events[1]->stream, STREAM) == 0);
+        if (stored)
+            FZ_CHECK(decoded->events[0]->seq == seq &&
+                     strcmp(decoded->events[1]->stream, STREAM) == 0);
         samspil__v1__replay_reply__free_unpacked(decoded, NULL);
     }
     if (event)

@@ -17,7 +17,8 @@
  * printable UTF-8 message; an accepted request's principal has a role the
  * operation allows and may act for its tenant; readers never reach
  * individual data; a request that passes sets contact points or the
- * vulnerable flag only for a principal that may see them; no error message
+ * vulnerable flag only for a principal that may write them (sees them, or
+ * an integrator of the tenant); no error message
  * quotes a CPR number from an external ref; after redaction a principal
  * that may not see them gets no contact points and no vulnerable flag.
  */
@@ -183,7 +184,13 @@ static void s_request(const sp_principal_t *principal, Samspil__V1__Registration
         registration_request_hash(req, h2);
         FZ_CHECK(memcmp(h1, h2, sizeof h1) == 0);
     }
-    if (writes && !registration_redact_sees(principal, req->tenant)) {
+    /* restricted fields: written by those who see them and by the tenant's
+     * integrators (case systems supplying them), by no one else */
+    bool may_write = registration_redact_may_write(principal, req->tenant);
+    FZ_CHECK(may_write == (registration_redact_sees(principal, req->tenant) ||
+                           (principal->role == SP_ROLE_INTEGRATOR &&
+                            sp_principal_may_act_for(principal, req->tenant))));
+    if (writes && !may_write) {
         const Samspil__V1__Actor *a = s_actor(req);
         if (req->op_case == OP(ACTOR_UPDATE))
             FZ_CHECK(!(checked.update_mask &
