@@ -169,6 +169,47 @@ if [ "$suite_ok" = 1 ]; then
     done
 fi
 
+# ---------------------------------------------------------------- log scan
+# No personal data in logs (issue 4, point 8; tests/log-scan.sh): collect
+# the names, e-mail addresses, phone numbers and CPR numbers the tests used
+# (from the database as owner while the suite still runs, and from the
+# test sources), stop the suite so that every process has written its last
+# line, then scan every log under $SAMSPIL_HOME.  The scanner's self-test
+# first proves that it finds values planted in scratch logs.  Its
+# "ok - " / "not ok - " lines count like an integration test's.
+scan_passed=0
+scan_failed=0
+if [ -d "$SAMSPIL_HOME/log" ]; then
+    echo "== log scan"
+    scan_dir=$SAMSPIL_HOME/log-scan # not under log/: the values are personal data
+    mkdir -p "$scan_dir"
+    chmod 700 "$scan_dir"
+    if [ "$suite_ok" = 1 ]; then
+        tests/log-scan.sh values "$scan_dir/values" 8>&-
+    else
+        SAMSPIL_OWNER_DB= tests/log-scan.sh values "$scan_dir/values" 8>&-
+    fi
+    stop_suite
+    {
+        tests/log-scan.sh self-test
+        if [ -f "$scan_dir/values" ]; then
+            # the lines found go to log-scan/hits (mode 0600), never to the output
+            (umask 077 && : >"$scan_dir/hits")
+            LOG_SCAN_HITS=$scan_dir/hits tests/log-scan.sh scan "$scan_dir/values" "$SAMSPIL_HOME"
+        else
+            echo "not ok - log scan: no values collected"
+        fi
+    } >"$scan_dir/scan.out" 2>&1 8>&-
+    cat "$scan_dir/scan.out"
+    scan_passed=$(grep -c '^ok - ' "$scan_dir/scan.out")
+    scan_failed=$(grep -c '^not ok - ' "$scan_dir/scan.out")
+    if [ "$scan_failed" -gt 0 ]; then
+        note_failure "log scan ($scan_failed)"
+        echo "log scan: the lines found are in $scan_dir/hits (not printed: they hold personal data)"
+    fi
+    echo "== log scan: $scan_passed passed, $scan_failed failed"
+fi
+
 stop_suite
 echo "== integration tests: $int_passed passed, $int_failed failed"
 
@@ -189,9 +230,9 @@ if [ "$SAN" = 1 ] && [ -d "$SAMSPIL_HOME/log" ]; then
     echo "== sanitizer: $san_reports report(s)"
 fi
 
-passed=$((unit_passed + int_passed))
-failed=$((unit_failed + int_failed + san_reports))
-echo "== summary: unit $unit_passed/$((unit_passed + unit_failed)), integration $int_passed/$((int_passed + int_failed)), sanitizer reports $san_reports"
+passed=$((unit_passed + int_passed + scan_passed))
+failed=$((unit_failed + int_failed + san_reports + scan_failed))
+echo "== summary: unit $unit_passed/$((unit_passed + unit_failed)), integration $int_passed/$((int_passed + int_failed)), log scan $scan_passed/$((scan_passed + scan_failed)), sanitizer reports $san_reports"
 for f in "${failures[@]+"${failures[@]}"}"; do
     echo "   failed: $f"
 done
