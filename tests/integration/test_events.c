@@ -12,6 +12,7 @@
  */
 #include "ev_test.h"
 #include "itest.h"
+#include "sp_curve.h"
 #include "sp_outbox.h"
 
 #include <zmq.h>
@@ -583,6 +584,13 @@ int main(void)
         snprintf(out_ep, sizeof out_ep, "%s", env_out);
     else
         sp_events_out_default(home, out_ep, sizeof out_ep);
+    /* as the suite's operator (plain text only when the suite runs so) */
+    sp_curve_client_t cert;
+    if (sp_curve_client_load(home, NULL, SP_CURVE_OPERATOR_CERT, &cert) != 0 ||
+        sp_curve_client_apply(&cert, sub) != 0) {
+        fprintf(stderr, "itest: could not set up CURVE for the events subscriber\n");
+        return 2;
+    }
     int hwm = 0;
     zmq_setsockopt(sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(sub, ZMQ_SUBSCRIBE, "registration/", strlen("registration/"));
