@@ -39,7 +39,9 @@ FUZZ_LIB_O    := $(patsubst %,$(FUZZ_DIR)/obj/common/%.o,$(FUZZ_COMMON)) \
                  $(patsubst $(GEN)/%.c,$(FUZZ_DIR)/obj/gen/%.o,$(PROTO_C))
 
 # service modules per target
-FUZZ_MODULES_broker       := services/broker/broker_core.c services/broker/broker_mmi.c
+FUZZ_MODULES_broker       := services/broker/broker_core.c services/broker/broker_mmi.c \
+                             services/broker/broker_principal.c services/broker/broker_keys.c \
+                             services/broker/broker_access.c
 FUZZ_MODULES_registration := services/registration/registration_validate.c \
                              services/registration/registration_access.c \
                              services/registration/registration_cpr.c \

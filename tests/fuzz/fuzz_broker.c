@@ -2,21 +2,29 @@
  * fuzz_broker.c - libFuzzer target: the broker's handling of every message
  * its ROUTER socket receives, from classification to routing state.
  *
- * The input is a sequence of messages (tests/fuzz/fuzz_input.h), each
- * preceded by one control byte: bits 0-6 advance the clock by that many
- * 50 ms steps, bit 7 runs broker_core_tick afterwards.  A message is what
- * the ROUTER hands services/broker/main.c: identity | "" | header | ...
- * (at most SP_ZMSG_MAX_FRAMES frames; more set `truncated`, as sp_zmsg_recv
- * does).  It is classified and acted on the way main.c's s_on_readable,
- * s_on_client and s_on_worker do - sp_mdpc_parse / sp_mdpw_parse,
- * broker_core_check_body, broker_mmi_answer, broker_core_request / ready /
- * heartbeat / disconnect / reply - with the send callbacks recording instead
- * of sending.  A worker whose identity starts with 0xEE cannot be sent a
- * request, one starting with 0xEF cannot be sent a command (the core's
- * "unreachable" paths).  At the end the broker shuts down as on SIGTERM.
+ * The input starts with one byte (bit 0: development mode, no keys), then
+ * a sequence of messages (tests/fuzz/fuzz_input.h), each preceded by two
+ * bytes: a control byte (bits 0-6 advance the clock by that many 50 ms
+ * steps, bit 7 runs broker_core_tick afterwards) and the sender (the ZAP
+ * User-Id libzmq attaches: none, or the public key of an operator, an
+ * integrator, a service, a revoked service key, an unknown key; from a real
+ * key registry file written at start).  A message is what the ROUTER hands
+ * services/broker/main.c: identity | "" | header | ... (at most
+ * SP_ZMSG_MAX_FRAMES frames; more set `truncated`, as sp_zmsg_recv does).
+ * It is classified and acted on the way main.c's s_on_readable, s_on_client
+ * and s_on_worker do - sp_mdpc_parse / sp_mdpw_parse,
+ * broker_core_check_body, broker_principal_lookup, broker_access_may_register,
+ * broker_mmi_answer, broker_core_request / ready / heartbeat / disconnect /
+ * reply - with the send callbacks recording instead of sending (the
+ * samspil.keys service itself is in fuzz_keys.c).  A worker whose identity starts with 0xEE cannot
+ * be sent a request, one starting with 0xEF cannot be sent a command (the core's "unreachable"
+ * paths).  At the end the broker shuts down as on SIGTERM.
  *
- * Checked after every message: the core holds exactly the payloads it was
- * given and has not released or returned (no leak, no double release, no
+ * Checked: only a valid key's messages reach the core, only a service key
+ * (or development mode) registers a worker, and the principal frame a
+ * request carries is its key's (name, role, tenants).  After every message:
+ * the core holds exactly the payloads it was given and has not released or
+ * returned (no leak, no double release, no
  * use after release: payloads carry a magic and are heap blocks);
  * queued + in flight over all services is the request count; no service
  * has waiting requests while one of its workers has free credit; packed
@@ -25,8 +33,11 @@
  * Keep in step with services/broker/main.c when its message handling
  * changes.
  */
+#include "broker_access.h"
 #include "broker_core.h"
+#include "broker_keys.h"
 #include "broker_mmi.h"
+#include "broker_principal.h"
 #include "fuzz_input.h"
 #include "sp_mdp.h"
 #include "sp_zmsg.h"
@@ -37,11 +48,19 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PAYLOAD_MAGIC 0x5350504cu /* "SPPL" */
 
 #define WORKER_NO_REQUESTS 0xEE
 #define WORKER_NO_COMMANDS 0xEF
+
+/* The key registry every run looks keys up in (written once, at start). */
+enum { WHO_NONE, WHO_OPERATOR, WHO_INTEGRATOR, WHO_SERVICE, WHO_REVOKED, WHO_UNKNOWN, WHO_COUNT };
+static broker_keys_t *s_keys;
+static broker_principal_t *s_keyed;
+static broker_principal_t *s_development;
+static broker_key_t s_who[WHO_COUNT];
 
 /* A client request held by the core (main.c: broker_request_t). */
 typedef struct {
@@ -174,9 +193,42 @@ static void s_check(fz_broker_t *b)
 
 /* --- main.c's message handling */
 
-static void s_on_client(fz_broker_t *b, const sp_frame_t *frames, size_t count, bool truncated,
-                        bool development_mode, uint64_t now)
+/* The principal of a message from `who`, as main.c looks it up. */
+static broker_keys_status_t s_lookup(broker_principal_t *principal, int who, sp_frame_t *packed,
+                                     Samspil__V1__Role *role)
 {
+    const char *user_id = who == WHO_NONE ? NULL : s_who[who].public_key;
+    broker_keys_status_t status = broker_principal_lookup(principal, user_id, packed, role);
+    if (broker_principal_development_mode(principal)) {
+        FZ_CHECK(status == BROKER_KEYS_VALID);
+    } else {
+        FZ_CHECK(status == (who == WHO_REVOKED                      ? BROKER_KEYS_REVOKED
+                            : who == WHO_UNKNOWN || who == WHO_NONE ? BROKER_KEYS_UNKNOWN
+                                                                    : BROKER_KEYS_VALID));
+    }
+    if (status == BROKER_KEYS_VALID) {
+        /* the principal frame a worker will get */
+        Samspil__V1__Principal *p =
+            samspil__v1__principal__unpack(NULL, packed->size, packed->data);
+        FZ_CHECK(p != NULL);
+        if (!broker_principal_development_mode(principal)) {
+            const broker_key_t *k = &s_who[who];
+            FZ_CHECK(strcmp(p->client_id, k->name) == 0 && p->role == k->role && *role == k->role);
+            FZ_CHECK(p->all_tenants == k->all_tenants && p->n_tenants == k->ntenants);
+            for (size_t i = 0; i < p->n_tenants; i++)
+                FZ_CHECK(strcmp(p->tenants[i], k->tenants[i]) == 0);
+        } else {
+            FZ_CHECK(p->role == SAMSPIL__V1__ROLE__ROLE_OPERATOR && p->all_tenants);
+        }
+        samspil__v1__principal__free_unpacked(p, NULL);
+    }
+    return status;
+}
+
+static void s_on_client(fz_broker_t *b, broker_principal_t *principal, int who,
+                        const sp_frame_t *frames, size_t count, bool truncated, uint64_t now)
+{
+    bool development_mode = broker_principal_development_mode(principal);
     sp_mdpc_t mdpc;
     const char *why = NULL;
     if (sp_mdpc_parse(frames + 1, count - 1, &mdpc, &why) < 0) {
@@ -192,6 +244,18 @@ static void s_on_client(fz_broker_t *b, const sp_frame_t *frames, size_t count, 
         return;
     }
     FZ_CHECK(!truncated && mdpc.nbody <= BROKER_CORE_MAX_BODY_FRAMES);
+    /* who is asking: looked up for every message */
+    sp_frame_t packed;
+    Samspil__V1__Role role = SAMSPIL__V1__ROLE__ROLE_UNSPECIFIED;
+    if (s_lookup(principal, who, &packed, &role) != BROKER_KEYS_VALID) {
+        broker_mmi_error_reply(SP_PERMISSION_DENIED, NULL, "client is not authenticated",
+                               &b->scratch);
+        s_check_error_reply(&b->scratch);
+        FZ_TRACE("client refused: key not valid\n");
+        return;
+    }
+    if (sp_frame_equals(mdpc.service, "samspil.keys"))
+        return; /* the key registry service: fuzz_keys.c */
     if (broker_mmi_is_mmi(mdpc.service)) {
         broker_mmi_answer(b->core, development_mode, mdpc.service, mdpc.body, mdpc.nbody,
                           &b->scratch);
@@ -227,8 +291,8 @@ static void s_on_client(fz_broker_t *b, const sp_frame_t *frames, size_t count, 
     FZ_TRACE("client request: id %llu\n", (unsigned long long)id);
 }
 
-static void s_on_worker(fz_broker_t *b, const sp_frame_t *frames, size_t count, bool truncated,
-                        uint64_t now)
+static void s_on_worker(fz_broker_t *b, broker_principal_t *principal, int who,
+                        const sp_frame_t *frames, size_t count, bool truncated, uint64_t now)
 {
     sp_mdpw_t cmd;
     const char *why = NULL;
@@ -240,6 +304,21 @@ static void s_on_worker(fz_broker_t *b, const sp_frame_t *frames, size_t count, 
     if (truncated && cmd.command != SP_MDPW_REPLY)
         return;
     sp_frame_t worker = frames[0];
+    /* workers authenticate too: only a valid service key may register */
+    sp_frame_t packed;
+    Samspil__V1__Role role = SAMSPIL__V1__ROLE__ROLE_UNSPECIFIED;
+    if (s_lookup(principal, who, &packed, &role) != BROKER_KEYS_VALID) {
+        FZ_TRACE("worker command refused: key not valid\n");
+        return;
+    }
+    bool development_mode = broker_principal_development_mode(principal);
+    if (cmd.command == SP_MDPW_READY && !development_mode && !broker_access_may_register(role)) {
+        FZ_CHECK(who != WHO_SERVICE);
+        FZ_TRACE("READY refused: not a service key\n");
+        return;
+    }
+    if (cmd.command == SP_MDPW_READY)
+        FZ_CHECK(development_mode || who == WHO_SERVICE);
     switch (cmd.command) {
     case SP_MDPW_READY:
         FZ_TRACE("ready: result %d\n",
@@ -277,17 +356,17 @@ static void s_on_worker(fz_broker_t *b, const sp_frame_t *frames, size_t count, 
     }
 }
 
-static void s_on_message(fz_broker_t *b, const fz_message_t *msg, bool development_mode,
-                         uint64_t now)
+static void s_on_message(fz_broker_t *b, const fz_message_t *msg, broker_principal_t *principal,
+                         int who, uint64_t now)
 {
     const sp_frame_t *frames = msg->frames;
     size_t count = msg->count;
     if (count < 3)
         return; /* "message too short" */
     if (sp_frame_equals(frames[2], SP_MDP_CLIENT))
-        s_on_client(b, frames, count, msg->too_many, development_mode, now);
+        s_on_client(b, principal, who, frames, count, msg->too_many, now);
     else if (sp_frame_equals(frames[2], SP_MDP_WORKER))
-        s_on_worker(b, frames, count, msg->too_many, now);
+        s_on_worker(b, principal, who, frames, count, msg->too_many, now);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -308,14 +387,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     };
     b.core = broker_core_new(&config, &s_ops, &b);
     FZ_CHECK(b.core != NULL);
-    bool development_mode = fz_byte(&in) & 1;
+    broker_principal_t *principal = (fz_byte(&in) & 1) ? s_development : s_keyed;
     uint64_t now = 1000;
     while (!fz_done(&in)) {
         uint8_t control = fz_byte(&in);
+        int who = fz_byte(&in) % WHO_COUNT;
         now += (uint64_t)(control & 0x7f) * 50;
         fz_message_t msg;
         fz_message(&in, SP_ZMSG_MAX_FRAMES, &msg);
-        s_on_message(&b, &msg, development_mode, now);
+        s_on_message(&b, &msg, principal, who, now);
         fz_message_free(&msg);
         s_check(&b);
         if (control & 0x80) {
@@ -333,12 +413,75 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
 }
 
+/* --- the key registry */
+
+static void s_add_key(int who, const char *name, Samspil__V1__Role role, const char *tenant)
+{
+    broker_key_t *k = &s_who[who];
+    sp_curve_client_t pair;
+    memset(&pair, 0, sizeof pair);
+    FZ_CHECK(sp_curve_keypair(&pair) == 0);
+    memset(k, 0, sizeof *k);
+    memcpy(k->public_key, pair.public_key, SP_CURVE_KEY_Z85);
+    snprintf(k->name, sizeof k->name, "%s", name);
+    k->role = role;
+    if (tenant) {
+        snprintf(k->tenants[0], sizeof k->tenants[0], "%s", tenant);
+        k->ntenants = 1;
+    }
+    if (who == WHO_UNKNOWN)
+        return; /* never registered */
+    sp_error_t err;
+    FZ_CHECK(broker_keys_create(s_keys, k, k, &err) == 0);
+    if (who == WHO_REVOKED)
+        FZ_CHECK(broker_keys_revoke(s_keys, k->name, NULL, k, &err) == 0);
+}
+
+/* A registry file in a fresh temporary directory (removed at exit), with
+ * one key of each kind the messages come from. */
+static char s_registry_dir[256];
+
+static void s_registry_cleanup(void)
+{
+    char path[320];
+    broker_principal_destroy(&s_keyed);
+    broker_principal_destroy(&s_development);
+    broker_keys_destroy(&s_keys);
+    snprintf(path, sizeof path, "%s/%s", s_registry_dir, BROKER_KEYS_FILE);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/%s.lock", s_registry_dir, BROKER_KEYS_FILE);
+    unlink(path);
+    rmdir(s_registry_dir);
+}
+
+static void s_registry_init(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    snprintf(s_registry_dir, sizeof s_registry_dir, "%s/samspil-fuzz-keys-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
+    FZ_CHECK(mkdtemp(s_registry_dir) != NULL);
+    char path[320];
+    snprintf(path, sizeof path, "%s/%s", s_registry_dir, BROKER_KEYS_FILE);
+    s_keys = broker_keys_new(path);
+    FZ_CHECK(s_keys != NULL);
+    s_add_key(WHO_OPERATOR, "fuzz-operator", SAMSPIL__V1__ROLE__ROLE_OPERATOR, NULL);
+    s_add_key(WHO_INTEGRATOR, "fuzz-integrator", SAMSPIL__V1__ROLE__ROLE_INTEGRATOR, "101");
+    s_add_key(WHO_SERVICE, "fuzz-service", SAMSPIL__V1__ROLE__ROLE_SERVICE, NULL);
+    s_add_key(WHO_REVOKED, "fuzz-revoked", SAMSPIL__V1__ROLE__ROLE_SERVICE, NULL);
+    s_add_key(WHO_UNKNOWN, "fuzz-unknown", SAMSPIL__V1__ROLE__ROLE_SERVICE, NULL);
+    s_keyed = broker_principal_new(s_keys);
+    s_development = broker_principal_new_development();
+    FZ_CHECK(s_keyed && s_development);
+    atexit(s_registry_cleanup);
+}
+
 /* --- seeds */
 
 static void s_put_client(sp_buf_t *out, uint8_t control, const char *identity, const char *service,
                          const char *body)
 {
     fz_put_byte(out, control);
+    fz_put_byte(out, WHO_INTEGRATOR);
     fz_put_str(out, identity);
     fz_put_str(out, "");
     fz_put_str(out, SP_MDP_CLIENT);
@@ -351,6 +494,7 @@ static void s_put_worker(sp_buf_t *out, uint8_t control, const char *identity, u
                          const char *arg1, const char *arg2)
 {
     fz_put_byte(out, control);
+    fz_put_byte(out, WHO_SERVICE);
     fz_put_str(out, identity);
     fz_put_str(out, "");
     fz_put_str(out, SP_MDP_WORKER);
@@ -373,6 +517,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argc;
     (void)argv;
     fz_trace_init();
+    s_registry_init();
     const char *dir = fz_seed_dir();
     if (!dir)
         return 0;
@@ -429,6 +574,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     for (int i = 0; i < 8; i++)
         s_put_client(&s, 0, "c1", "samspil.echo", "queued");
     fz_put_byte(&s, 0);
+    fz_put_byte(&s, WHO_OPERATOR);
     fz_put_str(&s, "c9");
     fz_put_str(&s, "");
     fz_put_str(&s, SP_MDP_CLIENT);
@@ -451,6 +597,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     s_put_worker(&s, 0, "w9", SP_MDPW_REPLY, "1", "x");
     s_put_client(&s, 0, "c1", "", "x");
     fz_put_byte(&s, 0);
+    fz_put_byte(&s, WHO_UNKNOWN);
     fz_put_str(&s, "c1");
     fz_put_end(&s);
     fz_write_seed(dir, "malformed", &s);

@@ -9,8 +9,11 @@
  *   - certificate files (sp_curve_cert_parse).
  *
  * Input: one control byte (bits 0-1: what the rest is: 0 registry lines,
- * 1 a certificate file, 2 a key to create; bits 2-7: picks a role, a ZAP
- * domain), then the text (registry lines are split at '\n').
+ * 1 a certificate file, 2 a key to create as text "name role tenants
+ * public-key", 3 a packed samspil.v1.KeyRequest as the broker's
+ * samspil.keys service decodes it (services/broker/main.c, s_keys_service
+ * and s_keys_create up to the registry write); bits 2-7: pick a role, a
+ * subscription), then the text or bytes (registry lines split at '\n').
  *
  * Checked beyond memory safety: format(parse(line)) parses to the same
  * key; unknown and revoked keys never pass ZAP; only services register
@@ -28,6 +31,7 @@
 #include "sp_municipality.h"
 
 #include "samspil/v1/common.pb-c.h"
+#include "samspil/v1/keys.pb-c.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -153,6 +157,8 @@ static void s_registry(const char *text, size_t len, uint8_t control)
     }
 }
 
+static void s_check_new(broker_key_t *key, uint8_t control, const char *text);
+
 /* A KeyCreate as the broker checks it: "name role tenants public-key". */
 static void s_create(const char *text, uint8_t control)
 {
@@ -172,29 +178,74 @@ static void s_create(const char *text, uint8_t control)
     if (control & 0x80)
         key.all_tenants = !key.all_tenants;
     snprintf(key.public_key, sizeof key.public_key, "%s", pub);
+    s_check_new(&key, control, text);
+}
+
+/* The checks of a key to create once it is a broker_key_t. */
+static void s_check_new(broker_key_t *key, uint8_t control, const char *text)
+{
     sp_error_t e;
     sp_error_clear(&e);
-    if (broker_keys_check_new(&key, &e) != 0) {
+    if (broker_keys_check_new(key, &e) != 0) {
         FZ_CHECK(sp_error_is_set(&e) && e.message[0] && e.field[0]);
         return;
     }
-    FZ_CHECK(broker_keys_name_valid(key.name));
-    FZ_CHECK(sp_curve_key_valid(key.public_key));
-    bool all =
-        key.role == SAMSPIL__V1__ROLE__ROLE_OPERATOR || key.role == SAMSPIL__V1__ROLE__ROLE_SERVICE;
-    FZ_CHECK(key.all_tenants == all);
+    FZ_CHECK(broker_keys_name_valid(key->name));
+    FZ_CHECK(sp_curve_key_valid(key->public_key));
+    bool all = key->role == SAMSPIL__V1__ROLE__ROLE_OPERATOR ||
+               key->role == SAMSPIL__V1__ROLE__ROLE_SERVICE;
+    FZ_CHECK(key->all_tenants == all);
     if (all) {
-        FZ_CHECK(key.ntenants == 0);
+        FZ_CHECK(key->ntenants == 0);
     } else {
-        FZ_CHECK(key.ntenants >= 1 && key.ntenants <= BROKER_KEYS_MAX_TENANTS);
-        for (size_t i = 0; i < key.ntenants; i++) {
-            FZ_CHECK(sp_municipality_find(key.tenants[i]) != NULL);
+        FZ_CHECK(key->ntenants >= 1 && key->ntenants <= BROKER_KEYS_MAX_TENANTS);
+        for (size_t i = 0; i < key->ntenants; i++) {
+            FZ_CHECK(sp_municipality_find(key->tenants[i]) != NULL);
             for (size_t j = 0; j < i; j++)
-                FZ_CHECK(strcmp(key.tenants[i], key.tenants[j]) != 0);
+                FZ_CHECK(strcmp(key->tenants[i], key->tenants[j]) != 0);
         }
     }
-    broker_keys_now(key.created);
-    s_decisions(&key, control, text);
+    broker_keys_now(key->created);
+    s_decisions(key, control, text);
+}
+
+/* samspil.keys: decode a KeyRequest and, for a create, build and check the
+ * key as s_keys_create in services/broker/main.c does (keep in step). */
+static void s_key_request(const uint8_t *data, size_t len, uint8_t control)
+{
+    Samspil__V1__KeyRequest *request = samspil__v1__key_request__unpack(NULL, len, data);
+    if (!request)
+        return;
+    if (request->op_case == SAMSPIL__V1__KEY_REQUEST__OP_CREATE) {
+        const Samspil__V1__KeyCreate *create = request->create;
+        broker_key_t key;
+        memset(&key, 0, sizeof key);
+        bool ok = create->name && strlen(create->name) < sizeof key.name &&
+                  create->n_tenants <= BROKER_KEYS_MAX_TENANTS && create->public_key &&
+                  strlen(create->public_key) == SP_CURVE_KEY_Z85 - 1;
+        for (size_t i = 0; ok && i < create->n_tenants; i++)
+            ok = create->tenants[i] && strlen(create->tenants[i]) == 3;
+        if (ok) {
+            snprintf(key.name, sizeof key.name, "%s", create->name);
+            key.role = create->role;
+            key.all_tenants = create->all_tenants;
+            for (size_t i = 0; i < create->n_tenants; i++)
+                memcpy(key.tenants[i], create->tenants[i], 4);
+            key.ntenants = create->n_tenants;
+            memcpy(key.public_key, create->public_key, SP_CURVE_KEY_Z85);
+            s_check_new(&key, control, create->name);
+        }
+    } else if (request->op_case == SAMSPIL__V1__KEY_REQUEST__OP_REVOKE) {
+        const Samspil__V1__KeyRevoke *r = request->revoke;
+        FZ_CHECK(r != NULL);
+        if (r->key_case == SAMSPIL__V1__KEY_REVOKE__KEY_NAME)
+            (void)broker_keys_name_valid(r->name);
+        else if (r->key_case == SAMSPIL__V1__KEY_REVOKE__KEY_PUBLIC_KEY)
+            (void)sp_curve_key_valid(r->public_key);
+    } else if (request->op_case == SAMSPIL__V1__KEY_REQUEST__OP_LIST) {
+        FZ_CHECK(request->list != NULL);
+    }
+    samspil__v1__key_request__free_unpacked(request, NULL);
 }
 
 static void s_cert(const char *text, size_t len)
@@ -247,7 +298,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *text = fz_rest_string(&in, &len);
     switch (control & 3) {
     case 0:
-    case 3:
         s_registry(text, len, control);
         break;
     case 1:
@@ -255,6 +305,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 2:
         s_create(text, control);
+        break;
+    case 3:
+        s_key_request((const uint8_t *)text, len, control);
         break;
     }
     free(text);
@@ -309,5 +362,34 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     s_seed(dir, "create-integrator", 2, text);
     snprintf(text, sizeof text, "ops operator * %s", b.public_key);
     s_seed(dir, "create-operator", 2, text);
+
+    char *tenants[] = {"101", "751"};
+    Samspil__V1__KeyCreate create = SAMSPIL__V1__KEY_CREATE__INIT;
+    create.name = "alice";
+    create.role = SAMSPIL__V1__ROLE__ROLE_INTEGRATOR;
+    create.tenants = tenants;
+    create.n_tenants = 2;
+    create.public_key = a.public_key;
+    Samspil__V1__KeyRequest request = SAMSPIL__V1__KEY_REQUEST__INIT;
+    request.op_case = SAMSPIL__V1__KEY_REQUEST__OP_CREATE;
+    request.create = &create;
+    uint8_t packed[512];
+    size_t size = samspil__v1__key_request__pack(&request, packed);
+    sp_buf_t buf;
+    sp_buf_init(&buf);
+    fz_put_byte(&buf, 3);
+    sp_buf_append(&buf, packed, size);
+    fz_write_seed(dir, "key-request-create", &buf);
+    sp_buf_reset(&buf);
+    Samspil__V1__KeyRevoke revoke = SAMSPIL__V1__KEY_REVOKE__INIT;
+    revoke.key_case = SAMSPIL__V1__KEY_REVOKE__KEY_NAME;
+    revoke.name = "alice";
+    request.op_case = SAMSPIL__V1__KEY_REQUEST__OP_REVOKE;
+    request.revoke = &revoke;
+    size = samspil__v1__key_request__pack(&request, packed);
+    fz_put_byte(&buf, 3);
+    sp_buf_append(&buf, packed, size);
+    fz_write_seed(dir, "key-request-revoke", &buf);
+    sp_buf_free(&buf);
     exit(0);
 }
