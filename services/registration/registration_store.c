@@ -246,10 +246,11 @@ static const char s_sql_actor_existing[] =
  * $19 the actor id they were sealed for (registration_contacts.h: an
  * existing actor's, read first), $20 whether the principal sees the
  * vulnerable flag (else it can only set it, never clear it).  A stored row
- * whose id is not $19 keeps its contact points (a concurrent create won:
- * the returned sealed_ok is false and the call seals again for that row).
+ * whose id is not $19 keeps its contact points unless the upsert clears
+ * them (a concurrent create won: the returned sealed_ok is false and the
+ * call seals again for that row).
  * Kind cannot change. */
-#define UPSERT_SEALED_HERE "$15::boolean AND a.id = $19::uuid"
+#define UPSERT_SEALED_HERE "$15::boolean AND (EXCLUDED.contacts IS NULL OR a.id = $19::uuid)"
 #define UPSERT_CONTACTS                                                                            \
     "CASE WHEN " UPSERT_SEALED_HERE " THEN EXCLUDED.contacts ELSE a.contacts END"
 #define UPSERT_FP                                                                                  \
@@ -290,6 +291,8 @@ static const char s_sql_actor_upsert[] = UPSERT_OLD
     "preferred_language = EXCLUDED.preferred_language, "
     "accessibility_needs = EXCLUDED.accessibility_needs, "
     "contacts = " UPSERT_CONTACTS ", contacts_fp = " UPSERT_FP ", "
+    "contact_points = CASE WHEN " UPSERT_SEALED_HERE " THEN '[]'::jsonb "
+    "ELSE a.contact_points END, "
     "vulnerable = " UPSERT_VULNERABLE ", "
     "updated_at = CASE WHEN ROW(a.name, a.organisation_id, a.sector, a.interests, "
     "a.preferred_language, a.accessibility_needs, a.contacts_fp, a.vulnerable) "

@@ -414,6 +414,39 @@ static void test_cpr(void)
     rc_free(&r);
 }
 
+/* An operator's upsert writes the contact points as sent: none clears them. */
+static void test_upsert_clears(void)
+{
+    char ref[64];
+    snprintf(ref, sizeof ref, "sag:clear-%s", rc_nonce());
+    Samspil__V1__Actor a;
+    rc_actor_init(&a, CITIZEN, "Ryddet");
+    Samspil__V1__ContactPoint cp = SAMSPIL__V1__CONTACT_POINT__INIT;
+    Samspil__V1__ContactPoint *cps[1] = {&cp};
+    char mail[96];
+    snprintf(mail, sizeof mail, "ryddet.%s@example.dk", rc_nonce());
+    cp.kind = SAMSPIL__V1__CONTACT_KIND__CONTACT_KIND_EMAIL;
+    cp.value = mail;
+    a.n_contact_points = 1;
+    a.contact_points = cps;
+    a.external_ref = ref;
+    rc_reply_t *r = rc_actor_upsert(client, A, &a);
+    ITEST_CHECKF(rc_is(r, RES(ACTOR)) && r->created && r->actor->n_contact_points == 1,
+                 "an upsert creates an actor with a contact point", "%s", rc_describe(r));
+    char id[64] = "";
+    rc_id(r, id, sizeof id);
+    rc_free(&r);
+    a.n_contact_points = 0;
+    r = rc_actor_upsert(client, A, &a);
+    ITEST_CHECKF(rc_is(r, RES(ACTOR)) && !r->created && r->actor->n_contact_points == 0,
+                 "an operator's upsert without contact points clears them", "%s", rc_describe(r));
+    rc_free(&r);
+    char stored_ref[128], contacts[4096] = "x";
+    int st = s_stored(A, id, stored_ref, sizeof stored_ref, contacts, sizeof contacts);
+    ITEST_CHECKF(st == 0 && contacts[0] == '\0', "nothing sealed is left for the actor", "state %d",
+                 st);
+}
+
 /* A partnership, a second actor, a membership, a relation and a consent. */
 static void s_ties(void)
 {
@@ -828,6 +861,31 @@ static void test_roles(void)
     ITEST_CHECKF(rc_is_error(r, SP_PERMISSION_DENIED, "op", "person_erase"),
                  "a facilitator may not erase", "%s", rc_describe(r));
     rc_free(&r);
+    /* an integrator's upsert without contact points or vulnerable keeps them;
+     * with a contact point replaces them */
+    s_person(&p, ref);
+    p.a.n_contact_points = 0;
+    p.a.vulnerable = false;
+    r = rc_actor_upsert(ci, A, &p.a);
+    rc_free(&r);
+    r = rc_actor_get(op, A, id, NULL);
+    ITEST_CHECKF(rc_is(r, RES(ACTOR)) && s_has_contacts(r->actor) && r->actor->vulnerable,
+                 "an integrator's upsert without them keeps the contact points and vulnerable",
+                 "%s", rc_describe(r));
+    rc_free(&r);
+    s_person(&p, ref);
+    p.a.n_contact_points = 1;
+    r = rc_actor_upsert(ci, A, &p.a);
+    ITEST_CHECKF(rc_is(r, RES(ACTOR)) && !r->created && r->actor->n_contact_points == 0,
+                 "an integrator's upsert with one contact point is accepted, reply redacted", "%s",
+                 rc_describe(r));
+    rc_free(&r);
+    r = rc_actor_get(op, A, id, NULL);
+    ITEST_CHECKF(rc_is(r, RES(ACTOR)) && r->actor->n_contact_points == 1 &&
+                     strcmp(r->actor->contact_points[0]->value, P.email) == 0,
+                 "... and replaced the stored contact points", "%s", rc_describe(r));
+    rc_free(&r);
+
     r = s_erase(op, A, id); /* clean up the person this part made */
     rc_free(&r);
 
@@ -848,6 +906,7 @@ int main(void)
     ITEST_CHECK(rc_tenant_ensure(client, A, "Helsingoer Kommune") == 0, "tenant 217 exists");
     ITEST_CHECK(rc_tenant_ensure(client, B, "Hilleroed Kommune") == 0, "tenant 219 exists");
     test_cpr();
+    test_upsert_clears();
     s_ties();
     test_rotate();
     test_export();
