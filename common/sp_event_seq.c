@@ -62,6 +62,8 @@ uint64_t sp_event_seq_replay_end(sp_event_seq_t *s, uint64_t head_seq, uint64_t 
         s->from_head = false;
         if (head_seq > s->head)
             s->head = head_seq;
+        if (scanned_to > s->head)
+            s->head = scanned_to;
         if (scanned_to > s->accepted) {
             s->accepted = scanned_to;
             jump = scanned_to;

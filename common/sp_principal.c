@@ -8,8 +8,11 @@
 bool
 sp_principal_has_role(const sp_principal_t *principal, unsigned role_mask)
 {
-    return principal && principal->role != SAMSPIL__V1__ROLE__ROLE_UNSPECIFIED &&
-           (SP_ROLE_BIT(principal->role) & role_mask) != 0;
+    /* the role came off the wire: an unknown value must not reach the shift */
+    if (!principal || principal->role <= SAMSPIL__V1__ROLE__ROLE_UNSPECIFIED ||
+        principal->role > SAMSPIL__V1__ROLE__ROLE_SERVICE)
+        return false;
+    return (SP_ROLE_BIT(principal->role) & role_mask) != 0;
 }
 
 bool
