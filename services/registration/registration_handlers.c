@@ -250,6 +250,26 @@ static s_batch_t *s_take(registration_handlers_t *h)
     return b;
 }
 
+/* GDPR access and erasure are audited at info: who, which tenant, which
+ * actor (its id), and for an erasure whether it changed anything. */
+static void s_log_person(s_ctx_t *ctx, const Samspil__V1__RegistrationReply *reply)
+{
+    const sp_principal_t *p = sp_request_principal(ctx->request);
+    const char *client = p && p->client_id ? p->client_id : "";
+    if (reply->result_case == SAMSPIL__V1__REGISTRATION_REPLY__RESULT_PERSON && reply->person &&
+        reply->person->actor)
+        sp_log_info("person exported", SP_LOG_STR("tenant", ctx->msg->tenant),
+                    SP_LOG_STR("actor", reply->person->actor->id), SP_LOG_STR("client", client),
+                    SP_LOG_INT("events", reply->person->n_events), SP_LOG_END);
+    else if (reply->result_case == SAMSPIL__V1__REGISTRATION_REPLY__RESULT_PERSON_ERASED &&
+             reply->person_erased)
+        sp_log_info(
+            "person erased", SP_LOG_STR("tenant", ctx->msg->tenant),
+            SP_LOG_STR("actor", reply->person_erased->actor_id), SP_LOG_STR("client", client),
+            SP_LOG_INT("changed", reply->person_erased->erased),
+            SP_LOG_INT("consents_withdrawn", reply->person_erased->consents_withdrawn), SP_LOG_END);
+}
+
 /* Reply to a member and free it. */
 static void s_finish_member(s_ctx_t *ctx, const sp_db_tx_t *tx)
 {
@@ -272,6 +292,7 @@ static void s_finish_member(s_ctx_t *ctx, const sp_db_tx_t *tx)
     }
     /* contact points and the vulnerable flag only for those who may see them */
     registration_redact_reply(sp_request_principal(ctx->request), ctx->msg->tenant, &reply);
+    s_log_person(ctx, &reply);
     s_send(ctx->h, &ctx->request, &reply);
     bool failed = !sp_db_tx_ok(tx);
     s_log(ctx->call.op->name, ctx->msg->tenant, &err, ctx->started_ns,
