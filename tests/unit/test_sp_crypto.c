@@ -495,6 +495,15 @@ static void test_keyring_rotate_and_reload(void **state)
     assert_string_equal((char *)plain, "old");
     sp_crypto_free(plain, len);
 
+    /* a value whose header names another key that exists: that key does
+     * not open it */
+    char *moved = strdup(old);
+    moved[3] = '2'; /* "v1.1." -> "v1.2." */
+    errno = 0;
+    assert_int_equal(sp_keyring_open(b, moved, ad, adlen, &plain, &len), -1);
+    assert_int_equal(errno, EBADMSG);
+    free(moved);
+
     /* an id no file has: ENOKEY; another rotation: 3 */
     const char *comma = strchr(fresh + 3, '.');
     char unknown[512];
