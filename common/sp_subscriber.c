@@ -56,8 +56,10 @@ struct sp_subscriber_t {
     size_t prefix_len;
     char *events_endpoint;
     char *broker_endpoint;
-    char *service; /* samspil.events.<stream> */
-    char *topic;   /* <stream>/ */
+    char *service;        /* samspil.events.<stream> */
+    char *topic;          /* <stream>/ */
+    char **tenant_topics; /* <stream>/<tenant>/ each, then <stream>//; NULL: topic only */
+    size_t ntopics;
     unsigned replay_batch;
     int replay_timeout_ms;
     sp_subscriber_apply_fn *apply;
@@ -543,6 +545,20 @@ sp_subscriber_t *sp_subscriber_new(uv_loop_t *loop, void *zmq_context,
     if (!self->topic)
         abort();
     snprintf(self->topic, tlen, "%s/", config->stream);
+    if (config->ntenants > 0) {
+        self->ntopics = config->ntenants + 1;
+        self->tenant_topics = calloc(self->ntopics, sizeof *self->tenant_topics);
+        if (!self->tenant_topics)
+            abort();
+        for (size_t i = 0; i <= config->ntenants; i++) {
+            const char *tenant = i < config->ntenants ? config->tenants[i] : "";
+            size_t len = strlen(config->stream) + strlen(tenant) + 3;
+            self->tenant_topics[i] = malloc(len);
+            if (!self->tenant_topics[i])
+                abort();
+            snprintf(self->tenant_topics[i], len, "%s/%s/", config->stream, tenant);
+        }
+    }
     self->replay_batch = config->replay_batch ? config->replay_batch : S_REPLAY_BATCH_DEFAULT;
     if (self->replay_batch > SP_OUTBOX_REPLAY_MAX)
         self->replay_batch = SP_OUTBOX_REPLAY_MAX;
@@ -574,8 +590,13 @@ int sp_subscriber_start(sp_subscriber_t *self)
     zmq_setsockopt(socket, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt(socket, ZMQ_RCVHWM, &hwm, sizeof hwm);
     zmq_setsockopt(socket, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    if (sp_curve_client_apply(&self->curve, socket) != 0 ||
-        zmq_setsockopt(socket, ZMQ_SUBSCRIBE, self->topic, strlen(self->topic)) != 0 ||
+    int subscribed = 0;
+    if (self->ntopics == 0)
+        subscribed = zmq_setsockopt(socket, ZMQ_SUBSCRIBE, self->topic, strlen(self->topic));
+    for (size_t i = 0; i < self->ntopics && subscribed == 0; i++)
+        subscribed = zmq_setsockopt(socket, ZMQ_SUBSCRIBE, self->tenant_topics[i],
+                                    strlen(self->tenant_topics[i]));
+    if (sp_curve_client_apply(&self->curve, socket) != 0 || subscribed != 0 ||
         zmq_connect(socket, self->events_endpoint) != 0) {
         sp_log_error("could not connect subscriber socket",
                      SP_LOG_STR("endpoint", self->events_endpoint),
@@ -636,6 +657,9 @@ static void s_on_close(uv_handle_t *handle)
     free(self->broker_endpoint);
     free(self->service);
     free(self->topic);
+    for (size_t i = 0; i < self->ntopics; i++)
+        free(self->tenant_topics[i]);
+    free(self->tenant_topics);
     memset(&self->curve, 0, sizeof self->curve);
     free(self);
 }

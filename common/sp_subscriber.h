@@ -78,6 +78,13 @@ typedef struct {
                                     (learnt by a replay request from beyond the head) */
     unsigned replay_batch;       /* events per replay request; 0: 500 */
     int replay_timeout_ms;       /* per replay attempt; 0: 3000 (retried until it works) */
+    /* Tenants to follow (copied).  0: the whole stream (subscription
+     * "<stream>/", for operators and services).  Otherwise one subscription
+     * "<stream>/<tenant>/" per tenant plus "<stream>//" for heads, which is
+     * all the broker lets an integrator have; events of other tenants then
+     * show up as gaps, which the tenant-filtered replay fills. */
+    const char *const *tenants;
+    size_t ntenants;
     sp_subscriber_apply_fn *apply;
     void *arg;
     const sp_curve_client_t

@@ -32,8 +32,9 @@ typedef struct {
     uv_signal_t sigint, sigterm;
     uv_timer_t stop_timer;
     sp_subscriber_t *subscriber;
-    uint64_t printed; /* events written to stdout */
-    uint64_t count;   /* stop after this many; 0: never */
+    uint64_t printed;   /* events written to stdout */
+    uint64_t count;     /* stop after this many; 0: never */
+    const char *tenant; /* --tenant: only this tenant (borrowed from the invocation) */
     bool stopping;
     int exit_code;
     sp_buf_t line;
@@ -73,7 +74,9 @@ static void s_signal_cb(uv_signal_t *handle, int signum)
 static void s_apply(sp_subscriber_t *subscriber, const Samspil__V1__Event *event, void *arg)
 {
     s_tail_t *t = arg;
-    if (!t->stopping) {
+    /* --tenant: an operator's replay returns every tenant; print only that one */
+    bool wanted = !t->tenant || strcmp(event->tenant, t->tenant) == 0;
+    if (!t->stopping && wanted) {
         sp_buf_reset(&t->line);
         ctl_output_event_line(&t->line, event);
         if (ctl_write(stdout, &t->line) < 0) {
@@ -144,6 +147,7 @@ int ctl_tail_run(const ctl_invocation_t *inv, const sp_curve_client_t *curve)
         abort();
     sp_buf_init(&t->line);
     t->count = opts->count;
+    t->tenant = inv->tenant;
     t->exit_code = CTL_EXIT_OK;
     uv_loop_init(&t->loop);
     uv_signal_init(&t->loop, &t->sigint);
@@ -161,6 +165,8 @@ int ctl_tail_run(const ctl_invocation_t *inv, const sp_curve_client_t *curve)
         .position = opts->has_from && opts->from > 0 ? opts->from - 1 : 0,
         .from_head = !opts->has_from,
         .replay_timeout_ms = inv->timeout_ms,
+        .tenants = inv->tenant ? &inv->tenant : NULL,
+        .ntenants = inv->tenant ? 1 : 0,
         .apply = s_apply,
         .arg = t,
         .curve = curve,
