@@ -50,7 +50,8 @@ FUZZ_MODULES_registration := services/registration/registration_validate.c \
 FUZZ_MODULES_events       := services/ctl/ctl_output.c
 FUZZ_MODULES_ctl_args     := services/ctl/ctl_args.c services/ctl/ctl_output.c
 FUZZ_MODULES_ctl_reply    := services/ctl/ctl_output.c
-FUZZ_MODULES_crypto       := services/registration/registration_cpr.c
+FUZZ_MODULES_crypto       := services/registration/registration_cpr.c \
+                             services/registration/registration_contacts.c
 FUZZ_MODULES_keys         := services/broker/broker_keys.c services/broker/broker_access.c
 
 FUZZ_BINS     := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
