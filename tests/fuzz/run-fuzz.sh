@@ -66,7 +66,7 @@ for t in "${targets[@]}"; do
         continue
     fi
     rm -rf "$work"
-    mkdir -p "$work/corpus" "$artifacts"
+    mkdir -p "$work/corpus" "$work/tmp" "$artifacts"
     committed=0
     if [ -d "$seeds" ]; then
         cp -p "$seeds"/* "$work/corpus/" 2>/dev/null
@@ -79,7 +79,9 @@ for t in "${targets[@]}"; do
     before=$(find "$artifacts" -type f | wc -l)
     started=$(date +%s)
     # shellcheck disable=SC2086
-    "$bin" -max_total_time="$FUZZ_SECONDS" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" \
+    # targets that make temporary files (a key registry, a key ring) make
+    # them here: a crash skips their clean-up, and this is wiped next run
+    TMPDIR=$work/tmp "$bin" -max_total_time="$FUZZ_SECONDS" -timeout="$FUZZ_TIMEOUT" -rss_limit_mb="$FUZZ_RSS_MB" \
         -print_final_stats=1 -artifact_prefix="$artifacts/" "${args[@]}" ${FUZZ_ARGS:-} \
         "$work/corpus" >"$work/fuzz.log" 2>&1
     rc=$?
