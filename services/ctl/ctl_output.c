@@ -47,11 +47,16 @@ static void s_text(sp_buf_t *out, const char *s)
 {
     if (!s)
         return;
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char ch = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-        sp_buf_append(out, &ch, 1);
-    }
+    /* the same rule as error messages: control characters (C0, DEL, C1),
+     * bidirectional overrides and invalid UTF-8 become '?', so a stored
+     * value cannot drive the terminal */
+    size_t len = strlen(s), cap = len + 8;
+    char *safe = malloc(cap);
+    if (!safe)
+        abort();
+    sp_error_quote(s, len, safe, cap);
+    sp_buf_append(out, safe, strlen(safe));
+    free(safe);
 }
 
 static const char *s_enum_word(const ProtobufCEnumDescriptor *desc, int value, char *out,

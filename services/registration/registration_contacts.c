@@ -53,16 +53,38 @@ int registration_contacts_seal(sp_keyring_t *keys, const char *tenant, const cha
     out->fp[0] = '\0';
     if (n == 0)
         return 0;
+    /* Seal copies holding only the known fields: unknown fields a client
+     * sent along must not be stored (one with field number 0 would pack but
+     * never unpack again, making the actor unreadable). */
+    Samspil__V1__ContactPoint *copies = calloc(n, sizeof *copies);
+    Samspil__V1__ContactPoint **items = calloc(n, sizeof *items);
+    if (!copies || !items) {
+        free(copies);
+        free(items);
+        errno = ENOMEM;
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        samspil__v1__contact_point__init(&copies[i]);
+        copies[i].kind = cps[i]->kind;
+        copies[i].value = cps[i]->value;
+        copies[i].preferred = cps[i]->preferred;
+        items[i] = &copies[i];
+    }
     Samspil__V1__ContactPointList list = SAMSPIL__V1__CONTACT_POINT_LIST__INIT;
     list.n_items = n;
-    list.items = (Samspil__V1__ContactPoint **)cps;
+    list.items = items;
     size_t len = samspil__v1__contact_point_list__get_packed_size(&list);
     uint8_t *packed = malloc(len ? len : 1);
     if (!packed) {
+        free(copies);
+        free(items);
         errno = ENOMEM;
         return -1;
     }
     samspil__v1__contact_point_list__pack(&list, packed);
+    free(copies);
+    free(items);
     uint8_t ad[SP_SEAL_AD_MAX];
     size_t adlen = sp_seal_ad(ad, REGISTRATION_CONTACTS_PURPOSE, tenant, actor_id);
     int rc = -1;
