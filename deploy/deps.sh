@@ -1,11 +1,12 @@
 #!/bin/sh
 # deps.sh - make sure the Debian packages Samspil builds and runs with are
 # installed.  As root it installs what is missing with apt-get; otherwise it
-# prints the exact apt-get line to run and fails.
+# prints the exact apt-get line to run and fails.  Extra package names given
+# as arguments are checked too (make fuzz passes clang and its runtime).
 set -eu
 
 PACKAGES="gcc make pkg-config libc6-dev libzmq3-dev libuv1-dev libprotobuf-c-dev \
-protobuf-c-compiler libpq-dev libsodium-dev libcmocka-dev postgresql postgresql-contrib"
+protobuf-c-compiler libpq-dev libsodium-dev libcmocka-dev postgresql postgresql-contrib $*"
 
 missing=""
 for pkg in $PACKAGES; do

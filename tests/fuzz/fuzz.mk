@@ -56,15 +56,19 @@ FUZZ_MODULES_keys         := services/broker/broker_keys.c services/broker/broke
 
 FUZZ_BINS     := $(patsubst %,$(FUZZ_DIR)/fuzz_%,$(FUZZ_TARGETS))
 
-.PHONY: fuzz fuzz-build fuzz-seeds _fuzz _fuzz-build _fuzz-seeds fuzz-check
+.PHONY: fuzz-deps fuzz fuzz-build fuzz-seeds _fuzz _fuzz-build _fuzz-seeds fuzz-check
 
-fuzz: deps
+# the suite's packages and clang with its libFuzzer runtime (installed as root)
+fuzz-deps:
+	@deploy/deps.sh $(FUZZ_PACKAGES)
+
+fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory _fuzz
 
-fuzz-build: deps
+fuzz-build: fuzz-deps
 	@$(MAKE) --no-print-directory _fuzz-build
 
-fuzz-seeds: deps
+fuzz-seeds: fuzz-deps
 	@$(MAKE) --no-print-directory _fuzz-seeds
 
 _fuzz: _fuzz-build
