@@ -272,12 +272,6 @@ struct sp_keyring_t {
     bool loaded;
 };
 
-static bool s_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
 const char *sp_keyring_default_dir(const char *home, char *out, size_t outlen)
 {
     const char *env = getenv("SAMSPIL_DATA_KEYS");
@@ -289,18 +283,9 @@ const char *sp_keyring_default_dir(const char *home, char *out, size_t outlen)
     const char *h = home && *home ? home : getenv("SAMSPIL_HOME");
     if (!h || !*h)
         h = "./var";
-    char keys[PATH_MAX], data[PATH_MAX], bridge[PATH_MAX];
-    if (snprintf(keys, sizeof keys, "%s/keys", h) >= (int)sizeof keys ||
-        snprintf(data, sizeof data, "%s/keys/data", h) >= (int)sizeof data ||
-        snprintf(bridge, sizeof bridge, "%s/" SP_KEYRING_TRANSITION_DIR, h) >= (int)sizeof bridge)
+    char dir[PATH_MAX];
+    if (snprintf(dir, sizeof dir, "%s/keys/data", h) >= (int)sizeof dir)
         return NULL;
-    /* TRANSITION (issue 4): while a suite has no keys directory it runs
-     * without CURVE (sp_curve.h), and creating <home>/keys here would end
-     * that; such a suite keeps its data keys in <home>/data-keys, for good
-     * (a home never switches directories: its sealed values need them) */
-    const char *dir = data;
-    if (!s_exists(data) && (s_exists(bridge) || !s_exists(keys)))
-        dir = bridge;
     n = snprintf(out, outlen, "%s", dir);
     return n >= 0 && (size_t)n < outlen ? out : NULL;
 }

@@ -128,10 +128,7 @@ typedef struct sp_keyring_t sp_keyring_t;
 
 /* The key directory of a suite under `home` (NULL: SAMSPIL_HOME, else
  * "./var"): SAMSPIL_DATA_KEYS if set, else "<home>/keys/data".
- * TRANSITION: a home without a keys directory (a suite without CURVE
- * keys yet) uses "<home>/data-keys" instead, and keeps using it once made.
  * Writes into `out`; returns it, or NULL if it does not fit. */
-#define SP_KEYRING_TRANSITION_DIR "data-keys"
 const char *sp_keyring_default_dir(const char *home, char *out, size_t outlen);
 
 /* A ring for directory `dir` (copied).  Nothing is read until a load. */

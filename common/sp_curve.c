@@ -229,15 +229,6 @@ int sp_curve_client_load(const char *home, const char *key_path, const char *def
             sp_log_error("certificate path is too long", SP_LOG_END);
             return -1;
         }
-        /* TRANSITION (issue 4): until the suite writes its keys, a suite
-         * without a keys directory runs in plain text; removed when
-         * run-suite.sh generates keys and the broker requires them */
-        char keys_dir[PATH_MAX];
-        if (snprintf(keys_dir, sizeof keys_dir, "%s/keys", dir) < (int)sizeof keys_dir &&
-            access(keys_dir, F_OK) != 0 && errno == ENOENT) {
-            out->plaintext = true;
-            return 0;
-        }
     }
     return sp_curve_cert_read(path, out);
 }

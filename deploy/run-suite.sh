@@ -11,6 +11,13 @@
 # default build), REGISTRATION (number of registration workers, default 2),
 # SAMSPIL_DATABASE_URL, and every SAMSPIL_* variable the programs read.
 #
+# Security: the suite runs with CurveZMQ.  Before the broker starts,
+# `samspil-broker --init-keys` creates what is missing under
+# $SAMSPIL_HOME/keys (the broker's key pair, the key registry,
+# operator.cert for samspilctl, service.cert for the workers); existing keys
+# are kept.  SAMSPIL_PLAINTEXT=1 runs without keys instead (development
+# only; the broker allows it only on ipc/loopback endpoints).
+#
 # Each process logs to $SAMSPIL_HOME/log/<name>.log and has its pid in
 # $SAMSPIL_HOME/run/<name>.pid (broker, registration-1..N; suite.pid is this
 # script in foreground mode).  One suite per SAMSPIL_HOME: a second start
@@ -229,6 +236,16 @@ start_suite() {
         die "migrations failed (see $logdir/migrate.log)"
     fi
 
+    case ${SAMSPIL_PLAINTEXT:-} in
+    1 | true | yes) say "SAMSPIL_PLAINTEXT is set: no CURVE keys, plain text (development only)" ;;
+    *)
+        if ! "$bin/samspil-broker" --home "$home" --init-keys </dev/null >>"$logdir/init-keys.log" 2>&1; then
+            tail -n 8 "$logdir/init-keys.log" >&2
+            die "could not create the suite's keys (see $logdir/init-keys.log)"
+        fi
+        ;;
+    esac
+
     started=()
     launch broker samspil-broker
     local i
@@ -280,6 +297,7 @@ Samspil is running.
   endpoint   ipc://$home/run/broker.ipc
   try        $ctl tenant create --code 751 --name "Aarhus Kommune"
              $ctl status
+  keys       $home/keys (samspilctl acts with operator.cert; see docs/security.md)
   logs       $logdir/broker.log
              $logdir/registration-{1..$nreg}.log
              $logdir/postgresql.log

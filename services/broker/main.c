@@ -1052,21 +1052,6 @@ static int s_serve(broker_t *self, const char *home, int heartbeat_ms, int unava
             rc = 2;
             goto out;
         }
-    } else {
-        /* TRANSITION (issue 4): a home without a keys directory runs in
-         * plain text until run-suite.sh writes keys for every suite */
-        char keys_dir[PATH_MAX];
-        snprintf(keys_dir, sizeof keys_dir, "%s/keys", home);
-        if (access(keys_dir, F_OK) != 0) {
-            sp_log_warn("no keys directory: running in plain text (run samspil-broker "
-                        "--init-keys for CURVE)",
-                        SP_LOG_STR("path", keys_dir), SP_LOG_END);
-            self->plaintext = true;
-            if (s_plaintext_allowed(lists, counts, 3) != 0) {
-                rc = 2;
-                goto out;
-            }
-        }
     }
     if (!self->plaintext) {
         char registry[PATH_MAX];

@@ -324,6 +324,7 @@ static void start_broker(const char *bin)
         FILE *f = freopen(log, "w", stderr);
         (void)f;
         setenv("SAMSPIL_LOG_LEVEL", "debug", 1);
+        setenv("SAMSPIL_PLAINTEXT", "1", 1); /* this test plays raw plain-text peers */
         execl(path, path, "--home", g_home, bind_arg, "--heartbeat-ms", heartbeat,
               "--unavailable-ms", unavailable, (char *)NULL);
         _exit(127);

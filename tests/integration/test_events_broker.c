@@ -275,6 +275,7 @@ static void start_broker(void)
     if (g_broker == 0) {
         FILE *f = freopen(log, "a", stderr);
         (void)f;
+        setenv("SAMSPIL_PLAINTEXT", "1", 1); /* this test plays raw plain-text peers */
         execl(path, path, "--home", g_home, bind, in, out, (char *)NULL);
         _exit(127);
     }

@@ -897,6 +897,9 @@ int main(void)
     setvbuf(stdout, NULL, _IOLBF, 0);
     sp_log_init("itest-wc");
     sp_log_set_level(SP_LOG_WARN); /* the in-process worker's info lines are noise here */
+    /* a private broker in plain text: it, its echo workers and this
+     * process's clients and worker play raw plain-text peers too */
+    setenv("SAMSPIL_PLAINTEXT", "1", 1);
     s_setup();
     pid_t broker = s_spawn("samspil-broker", "broker");
     pid_t echo_a = s_spawn("samspil-echo", "echo-a");

@@ -621,21 +621,9 @@ static void test_keyring_concurrent_init(void **state)
 static void test_keyring_default_dir(void **state)
 {
     s_tmp_t *t = *state;
-    char out[512], want[512];
+    char out[512];
     unsetenv("SAMSPIL_DATA_KEYS");
-    /* a home without keys/ (no CURVE keys yet): <home>/data-keys */
-    snprintf(want, sizeof want, "%s/data-keys", t->dir);
-    assert_string_equal(sp_keyring_default_dir(t->dir, out, sizeof out), want);
-    /* once keys/ exists: keys/data */
-    char keys[512];
-    snprintf(keys, sizeof keys, "%s/keys", t->dir);
-    assert_int_equal(mkdir(keys, 0700), 0);
-    assert_string_equal(sp_keyring_default_dir(t->dir, out, sizeof out), t->keys);
-    /* but a home that already keeps its keys in data-keys stays there */
-    assert_int_equal(mkdir(want, 0700), 0);
-    assert_string_equal(sp_keyring_default_dir(t->dir, out, sizeof out), want);
-    /* and keys/data, once it exists, wins */
-    assert_int_equal(mkdir(t->keys, 0700), 0);
+    /* <home>/keys/data, whether or not it exists yet */
     assert_string_equal(sp_keyring_default_dir(t->dir, out, sizeof out), t->keys);
     setenv("SAMSPIL_DATA_KEYS", "/etc/samspil/data-keys", 1);
     assert_string_equal(sp_keyring_default_dir(t->dir, out, sizeof out), "/etc/samspil/data-keys");
