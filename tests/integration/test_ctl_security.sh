@@ -134,6 +134,24 @@ else
     check "an integrator cannot export a person" "$(detail)" \
         '[ "$rc" -eq 1 ] && grep -q permission_denied "$TMP/err" && [ ! -s "$TMP/out" ]'
 
+    # an integrator follows its own tenant's events (per-tenant subscriptions)
+    timeout 60 "$CTL" --key "$TMP/int.cert" --tenant $TA events tail --count 2 >"$TMP/tail" 2>"$TMP/tail.err" </dev/null &
+    TAIL=$!
+    i=0
+    while [ "$i" -lt 30 ] && kill -0 "$TAIL" 2>/dev/null; do
+        run --tenant $TB actor create --kind citizen --name "Anden Borger $NONCE $i"
+        run --key "$TMP/int.cert" --tenant $TA actor create --kind citizen --name "Tail Borger $NONCE $i"
+        i=$((i + 1))
+        sleep 1
+    done
+    wait "$TAIL"
+    trc=$?
+    check "an integrator's events tail --tenant prints its tenant's new events" \
+        "exit $trc, $(head -c 300 "$TMP/tail" | tr '\n' '|') $(head -c 300 "$TMP/tail.err" | tr '\n' '|')" \
+        '[ "$trc" -eq 0 ] && [ "$(grep -c "\"type\": *\"actor.registered\"" "$TMP/tail")" -eq 2 ] &&
+         [ "$(grep -c "\"tenant\": *\"$TA\"" "$TMP/tail")" -eq 2 ]'
+    check "and nothing of another tenant" "$(head -c 300 "$TMP/tail")" '! grep -q "\"tenant\": *\"$TB\"" "$TMP/tail"'
+
     # revoke: the key loses access within seconds
     run key revoke "$KI"
     check "key revoke prints the key with its revocation time" "$(detail)" \
