@@ -209,6 +209,15 @@ int sp_curve_client_load(const char *home, const char *key_path, const char *def
 {
     memset(out, 0, sizeof *out);
     if (sp_curve_env_plaintext()) {
+        /* a process talking plain text says so on every log line */
+        static bool marked;
+        if (!marked) {
+            marked = true;
+            sp_log_add_global("plaintext", "true");
+            sp_log_warn("SAMSPIL_PLAINTEXT is set: talking to the broker without CURVE "
+                        "(development only)",
+                        SP_LOG_END);
+        }
         out->plaintext = true;
         return 0;
     }

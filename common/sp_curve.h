@@ -44,7 +44,8 @@ typedef struct {
 #define SP_CURVE_OPERATOR_CERT "operator.cert"
 
 /* Fill `out` for a process under `home` (NULL: SAMSPIL_HOME, else "./var"):
- * SAMSPIL_PLAINTEXT=1 -> plaintext;
+ * SAMSPIL_PLAINTEXT=1 -> plaintext (logged once; from then on every log line
+ * of the process carries "plaintext":true);
  * else the certificate file `key_path` if not NULL (from --key), else
  * SAMSPIL_KEY, else `<home>/keys/<default_file>`.  Returns 0, or -1 with a
  * logged reason naming the file (never the secret). */
