@@ -52,6 +52,14 @@
 #define S_REPLY_CAP (SP_MDP_MAX_FRAME_SIZE - 64)
 
 static const char *const S_RELAY_ON = "SELECT set_config('samspil.relay', 'on', true)";
+/* A relay round's settings: the RLS flag, and no bitmap scans.  The round
+ * takes the next unassigned rows from the partial index outbox_unassigned,
+ * which holds an entry for every row numbered since the last vacuum; only
+ * a plain index scan marks those dead entries (kill_prior_tuple), so each
+ * is visited about once, where a bitmap scan (the planner's choice when it
+ * expects few rows) visits the heap for every one of them in every round. */
+static const char *const S_ROUND_ON = "SELECT set_config('samspil.relay', 'on', true), "
+                                      "set_config('enable_bitmapscan', 'off', true)";
 
 typedef enum { S_FOLLOWER, S_CATCHUP, S_LEADING } s_role_t;
 
@@ -447,8 +455,8 @@ static void s_round(sp_outbox_t *self)
     char p_batch[24], p_a[24], p_b[24];
     snprintf(p_batch, sizeof p_batch, "%u", self->batch);
     sp_db_tx_t *tx = sp_db_tx_new(self->db);
-    /* statement 0: the relay's RLS flag for this transaction */
-    sp_db_tx_add(tx, S_RELAY_ON, 0, NULL);
+    /* statement 0: the relay's RLS flag (and plan settings) for this transaction */
+    sp_db_tx_add(tx, S_ROUND_ON, 0, NULL);
     self->busy = true;
     switch (self->role) {
     case S_FOLLOWER: {

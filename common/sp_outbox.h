@@ -41,6 +41,12 @@
  *       assigned_seq  bigint NOT NULL DEFAULT 0,
  *       published_seq bigint NOT NULL DEFAULT 0);
  *
+ * Every event's row is updated once (seq), so the outbox should be vacuumed
+ * after a fixed number of changes rather than a fraction of its size
+ * (registration: sql/004_outbox_vacuum.sql); relay rounds read
+ * outbox_unassigned with a plain index scan (enable_bitmapscan off for the
+ * round's transaction) so dead index entries are marked and skipped.
+ *
  * Row-level security on outbox: ENABLE + FORCE; a service inserts only rows
  * of the tenant its transaction set (policy FOR INSERT WITH CHECK on
  * samspil.tenant); the relay and replay read and update across tenants by
