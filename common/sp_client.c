@@ -8,6 +8,7 @@
  * first reply from its service.
  */
 #include "sp_client.h"
+#include "sp_home.h"
 #include "sp_mdp.h"
 #include "sp_zmsg.h"
 
@@ -298,38 +299,5 @@ int sp_client_call_pb(sp_client_t *self, const char *service, const ProtobufCMes
 
 const char *sp_client_default_endpoint(const char *home, char *out, size_t outlen)
 {
-    if (!home || !*home)
-        home = getenv("SAMSPIL_HOME");
-    if (!home || !*home)
-        home = "./var";
-    char resolved[PATH_MAX];
-    char absolute[PATH_MAX + 1];
-    if (realpath(home, resolved)) {
-        snprintf(absolute, sizeof absolute, "%s", resolved);
-    } else if (home[0] == '/') {
-        snprintf(absolute, sizeof absolute, "%s", home);
-    } else {
-        char cwd[PATH_MAX];
-        if (!getcwd(cwd, sizeof cwd))
-            return NULL;
-        while (home[0] == '.' && home[1] == '/') /* "./var" -> "var" */
-            for (home += 2; *home == '/'; home++)
-                ;
-        int n = snprintf(absolute, sizeof absolute, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/",
-                         home);
-        if (n < 0 || (size_t)n >= sizeof absolute)
-            return NULL;
-    }
-    size_t alen = strlen(absolute);
-    while (alen > 1 && absolute[alen - 1] == '/') /* "/x/var/" -> "/x/var" */
-        absolute[--alen] = '\0';
-    int n = snprintf(out, outlen, "ipc://%s%srun/broker.ipc", absolute,
-                     strcmp(absolute, "/") == 0 ? "" : "/");
-    if (n < 0 || (size_t)n >= outlen) {
-        if (outlen)
-            out[0] = '\0';
-        errno = ENAMETOOLONG;
-        return NULL;
-    }
-    return out;
+    return sp_home_ipc_endpoint(home, "broker.ipc", out, outlen);
 }

@@ -19,6 +19,7 @@
  * is built the same way, without unpacking a single event.
  */
 #include "sp_outbox.h"
+#include "sp_home.h"
 #include "sp_buf.h"
 #include "sp_db.h"
 #include "sp_error.h"
@@ -159,39 +160,10 @@ int64_t sp_outbox_now_us(void)
 
 /* --- endpoints and topics */
 
+/* an empty string when the endpoint does not fit (the contract in sp_outbox.h) */
 static const char *s_events_default(const char *home, const char *file, char *out, size_t outlen)
 {
-    if (!home || !*home)
-        home = getenv("SAMSPIL_HOME");
-    if (!home || !*home)
-        home = "./var";
-    char resolved[PATH_MAX];
-    char absolute[PATH_MAX + 1];
-    if (realpath(home, resolved)) {
-        snprintf(absolute, sizeof absolute, "%s", resolved);
-    } else if (home[0] == '/') {
-        snprintf(absolute, sizeof absolute, "%s", home);
-    } else {
-        char cwd[PATH_MAX];
-        if (!getcwd(cwd, sizeof cwd))
-            goto fail;
-        while (home[0] == '.' && home[1] == '/')
-            for (home += 2; *home == '/'; home++)
-                ;
-        int n = snprintf(absolute, sizeof absolute, "%s%s%s", cwd, strcmp(cwd, "/") == 0 ? "" : "/",
-                         home);
-        if (n < 0 || (size_t)n >= sizeof absolute)
-            goto fail;
-    }
-    size_t alen = strlen(absolute);
-    while (alen > 1 && absolute[alen - 1] == '/')
-        absolute[--alen] = '\0';
-    int n = snprintf(out, outlen, "ipc://%s%srun/%s", absolute,
-                     strcmp(absolute, "/") == 0 ? "" : "/", file);
-    if (n >= 0 && (size_t)n < outlen)
-        return out;
-fail:
-    if (outlen)
+    if (!sp_home_ipc_endpoint(home, file, out, outlen) && outlen)
         out[0] = '\0';
     return out;
 }
