@@ -22,7 +22,7 @@
 #define TOTAL 1000
 #define WAIT_US (90 * 1000000LL)
 
-static ev_proc_t broker;
+static suite_proc_t broker;
 static bool have_broker, killed, restarted;
 static int acks_at_kill;
 
@@ -32,11 +32,11 @@ static void tick(ev_storm_t *s, void *arg)
     if (killed || !have_broker || s->acked < TOTAL / 3)
         return;
     acks_at_kill = s->acked;
-    killed = ev_proc_kill(&broker) == 0;
+    killed = suite_proc_kill(&broker) == 0;
     fprintf(stderr, "itest: broker (pid %ld) killed after %d creates answered\n", (long)broker.pid,
             s->acked);
     usleep(300 * 1000); /* down for a moment while the client keeps sending */
-    restarted = ev_proc_restart(&broker, home, NULL) > 0;
+    restarted = suite_proc_restart(&broker, home, NULL) > 0;
 }
 
 int main(void)
@@ -59,7 +59,7 @@ int main(void)
     ITEST_CHECKF(caught_up, "the sink caught up before the kill", "applied %lld of %lld",
                  a.distinct, st.max_seq);
 
-    have_broker = ev_proc_read(&broker, home, "broker") == 0;
+    have_broker = suite_proc_read(&broker, home, "broker") == 0;
     ITEST_CHECKF(have_broker, "broker pid, command line and environment read",
                  "no live process in %s/run/broker.pid", home);
 
@@ -72,18 +72,18 @@ int main(void)
     ev_check_delivered(db, SCHEMA, "broker kill", WAIT_US);
 
     /* the suite as it was, for the tests after this one */
-    int workers = ev_wait_workers(client, RC_SERVICE, 2, 30 * 1000000LL);
+    int workers = suite_wait_workers(client, RC_SERVICE, 2, 30 * 1000000LL);
     ITEST_CHECKF(workers == 2, "both registration workers are back on the restarted broker", "%d",
                  workers);
-    workers = ev_wait_workers(client, "samspil.events.registration", 2, 30 * 1000000LL);
+    workers = suite_wait_workers(client, "samspil.events.registration", 2, 30 * 1000000LL);
     ITEST_CHECKF(workers == 2, "both replay workers are back on the restarted broker", "%d",
                  workers);
 
     ITEST_CHECK(ev_sink_stop(&sink), "the sink stops on SIGTERM with status 0");
     ev_sink_drop(db, SCHEMA);
-    ev_proc_free(&broker);
+    suite_proc_free(&broker);
     PQfinish(db);
     sp_client_destroy(&client);
-    ev_reap();
+    suite_reap();
     return itest_done();
 }

@@ -25,7 +25,7 @@
 #define TOTAL 200
 #define WAIT_US (90 * 1000000LL)
 
-static ev_proc_t reg[2];
+static suite_proc_t reg[2];
 static PGconn *db;
 static const char *home;
 static bool fault_exited, taken_over;
@@ -57,8 +57,8 @@ static void tick(ev_storm_t *s, void *arg)
     published_at_exit = stream_value("published_seq");
     fprintf(stderr, "itest: faulty worker exited (status %d), assigned %lld, published %lld\n",
             WIFEXITED(status) ? WEXITSTATUS(status) : -1, assigned_at_exit, published_at_exit);
-    taken_over = ev_proc_restart(&reg[1], home, NULL) > 0;
-    taken_over = ev_proc_restart(&reg[0], home, NULL) > 0 && taken_over;
+    taken_over = suite_proc_restart(&reg[1], home, NULL) > 0;
+    taken_over = suite_proc_restart(&reg[0], home, NULL) > 0 && taken_over;
 }
 
 int main(void)
@@ -80,20 +80,20 @@ int main(void)
     ITEST_CHECKF(caught_up, "the sink caught up before the fault", "applied %lld of %lld",
                  a.distinct, st.max_seq);
 
-    bool have = ev_proc_read(&reg[0], home, "registration-1") == 0 &&
-                ev_proc_read(&reg[1], home, "registration-2") == 0;
+    bool have = suite_proc_read(&reg[0], home, "registration-1") == 0 &&
+                suite_proc_read(&reg[1], home, "registration-2") == 0;
     ITEST_CHECK(have, "both registration workers' command lines and environments read");
     if (!have)
         return itest_done();
 
     /* registration-1 alone, with the fault: it leads the relay */
-    bool stopped = ev_proc_term(&reg[0]) == 0 && ev_proc_term(&reg[1]) == 0;
+    bool stopped = suite_proc_term(&reg[0]) == 0 && suite_proc_term(&reg[1]) == 0;
     ITEST_CHECK(stopped, "both registration workers stopped");
-    int workers = ev_wait_workers(client, RC_SERVICE, 0, 30 * 1000000LL);
+    int workers = suite_wait_workers(client, RC_SERVICE, 0, 30 * 1000000LL);
     ITEST_CHECKF(workers == 0, "the broker lists no registration worker", "%d", workers);
-    pid_t faulty = ev_proc_restart(&reg[0], home, "SAMSPIL_FAULT=relay-exit-after-assign");
+    pid_t faulty = suite_proc_restart(&reg[0], home, "SAMSPIL_FAULT=relay-exit-after-assign");
     ITEST_CHECK(faulty > 0, "registration-1 started with SAMSPIL_FAULT=relay-exit-after-assign");
-    workers = ev_wait_workers(client, RC_SERVICE, 1, 30 * 1000000LL);
+    workers = suite_wait_workers(client, RC_SERVICE, 1, 30 * 1000000LL);
     ITEST_CHECKF(workers == 1, "the faulty worker is ready", "%d", workers);
 
     ev_storm_run(client, &storm, T, "relayfault", TOTAL, 16, WAIT_US, tick, NULL);
@@ -106,10 +106,10 @@ int main(void)
     }
     if (!taken_over) {
         /* restore the suite anyway, so the tests after this one have workers */
-        ev_proc_kill(&reg[0]);
-        ev_reap();
-        ev_proc_restart(&reg[1], home, NULL);
-        ev_proc_restart(&reg[0], home, NULL);
+        suite_proc_kill(&reg[0]);
+        suite_reap();
+        suite_proc_restart(&reg[1], home, NULL);
+        suite_proc_restart(&reg[0], home, NULL);
     }
     ITEST_CHECKF(fault_exited && WIFEXITED(fault_status) && WEXITSTATUS(fault_status) == 3,
                  "the faulty relay exited (status 3) after a round assigned seqs",
@@ -121,15 +121,15 @@ int main(void)
     ev_check_storm_events(db, &storm, "relay fault");
     ev_check_delivered(db, SCHEMA, "relay fault", WAIT_US);
 
-    workers = ev_wait_workers(client, RC_SERVICE, 2, 30 * 1000000LL);
+    workers = suite_wait_workers(client, RC_SERVICE, 2, 30 * 1000000LL);
     ITEST_CHECKF(workers == 2, "both registration workers are back", "%d", workers);
 
     ITEST_CHECK(ev_sink_stop(&sink), "the sink stops on SIGTERM with status 0");
     ev_sink_drop(db, SCHEMA);
-    ev_proc_free(&reg[0]);
-    ev_proc_free(&reg[1]);
+    suite_proc_free(&reg[0]);
+    suite_proc_free(&reg[1]);
     PQfinish(db);
     sp_client_destroy(&client);
-    ev_reap();
+    suite_reap();
     return itest_done();
 }

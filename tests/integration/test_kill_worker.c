@@ -14,6 +14,7 @@
  */
 #include "itest.h"
 #include "reg_client.h"
+#include "suite_proc.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -39,130 +40,6 @@ static slot_t slots[TOTAL];
 static char names[TOTAL][64];
 static char keys[TOTAL][64];
 
-/* ---------------------------------------------------------------- the process to kill */
-
-typedef struct {
-    pid_t pid;
-    char exe[4096];
-    char cwd[4096];
-    char *cmdline; /* NUL-separated */
-    size_t cmdline_len;
-    char *environ_; /* NUL-separated */
-    size_t environ_len;
-} proc_t;
-
-static char *slurp(const char *path, size_t *len)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return NULL;
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap + 1);
-    for (;;) {
-        if (n == cap) {
-            cap *= 2;
-            buf = realloc(buf, cap + 1);
-        }
-        ssize_t got = read(fd, buf + n, cap - n);
-        if (got <= 0)
-            break;
-        n += (size_t)got;
-    }
-    close(fd);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-/* Read pid, command line, environment and working directory of the suite's
- * registration-1.  Returns 0 or -1. */
-static int proc_read(proc_t *p, const char *home)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/run/registration-1.pid", home);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    long pid = 0;
-    int got = fscanf(f, "%ld", &pid);
-    fclose(f);
-    if (got != 1 || pid <= 1 || kill((pid_t)pid, 0) != 0)
-        return -1;
-    p->pid = (pid_t)pid;
-    snprintf(path, sizeof path, "/proc/%ld/cmdline", pid);
-    p->cmdline = slurp(path, &p->cmdline_len);
-    snprintf(path, sizeof path, "/proc/%ld/environ", pid);
-    p->environ_ = slurp(path, &p->environ_len);
-    snprintf(path, sizeof path, "/proc/%ld/exe", pid);
-    ssize_t n = readlink(path, p->exe, sizeof p->exe - 1);
-    p->exe[n > 0 ? n : 0] = '\0';
-    snprintf(path, sizeof path, "/proc/%ld/cwd", pid);
-    n = readlink(path, p->cwd, sizeof p->cwd - 1);
-    p->cwd[n > 0 ? n : 0] = '\0';
-    return p->cmdline && p->cmdline_len && p->environ_ ? 0 : -1;
-}
-
-/* Split a NUL-separated block into a NULL-terminated vector (pointing into it). */
-static char **split0(char *block, size_t len)
-{
-    size_t count = 0;
-    for (size_t i = 0; i < len; i++)
-        count += block[i] == '\0';
-    char **v = calloc(count + 2, sizeof *v);
-    size_t k = 0;
-    for (size_t i = 0; i < len; i += strlen(block + i) + 1)
-        v[k++] = block + i;
-    v[k] = NULL;
-    return v;
-}
-
-/* Start the worker again as it was started: detached into its own session,
- * logging to registration-1.log, its pid file rewritten.  Returns the pid or -1. */
-static pid_t proc_restart(proc_t *p, const char *home)
-{
-    char **argv = split0(p->cmdline, p->cmdline_len);
-    char **envp = split0(p->environ_, p->environ_len);
-    char exe[4200];
-    const char *deleted = strstr(p->exe, " (deleted)");
-    if (!p->exe[0] || deleted)
-        snprintf(exe, sizeof exe, "%s/samspil-registration", itest_env("SAMSPIL_BIN"));
-    else
-        snprintf(exe, sizeof exe, "%s", p->exe);
-    char log[4200];
-    snprintf(log, sizeof log, "%s/log/registration-1.log", home);
-
-    pid_t pid = fork();
-    if (pid == 0) {
-        setsid();
-        if (p->cwd[0] && chdir(p->cwd) != 0)
-            _exit(126);
-        int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int in = open("/dev/null", O_RDONLY);
-        if (out < 0 || in < 0)
-            _exit(126);
-        dup2(in, 0);
-        dup2(out, 1);
-        dup2(out, 2);
-        close_range(3, ~0U, 0);
-        execve(exe, argv, envp);
-        _exit(127);
-    }
-    free(argv);
-    free(envp);
-    if (pid < 0)
-        return -1;
-    char path[4200], tmp[4300];
-    snprintf(path, sizeof path, "%s/run/registration-1.pid", home);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f) {
-        fprintf(f, "%ld\n", (long)pid);
-        fclose(f);
-        rename(tmp, path);
-    }
-    return pid;
-}
-
 /* ---------------------------------------------------------------- the storm */
 
 static void send_create(sp_client_t *client, int i)
@@ -183,21 +60,6 @@ static void send_create(sp_client_t *client, int i)
     slots[i].sends++;
 }
 
-/* Wait until mmi.status reports `want` registration workers.  Returns the
- * last count seen. */
-static int wait_workers(sp_client_t *ctl, int want, int64_t timeout_us)
-{
-    int64_t deadline = rc_now_us() + timeout_us;
-    int n = -1;
-    do {
-        n = rc_service_workers(ctl, RC_SERVICE);
-        if (n == want)
-            return n;
-        usleep(200 * 1000);
-    } while (rc_now_us() < deadline);
-    return n;
-}
-
 int main(void)
 {
     const char *home = itest_env("SAMSPIL_HOME");
@@ -206,11 +68,11 @@ int main(void)
     PGconn *db = rc_db_owner();
 
     ITEST_CHECK(rc_tenant_ensure(ctl, T, "Aalborg Kommune") == 0, "tenant 851 exists");
-    int workers = wait_workers(ctl, 2, 10 * 1000000LL);
+    int workers = suite_wait_workers(ctl, RC_SERVICE, 2, 10 * 1000000LL);
     ITEST_CHECKF(workers == 2, "two registration workers before the kill", "%d", workers);
 
-    static proc_t victim;
-    int have_victim = proc_read(&victim, home) == 0;
+    static suite_proc_t victim;
+    int have_victim = suite_proc_read(&victim, home, "registration-1") == 0;
     ITEST_CHECKF(have_victim, "registration-1 pid, command line and environment read",
                  "no live process from %s/run/registration-1.pid", home);
 
@@ -336,17 +198,16 @@ int main(void)
 
     /* the suite again has two workers */
     if (have_victim) {
-        int w = wait_workers(ctl, 1, 10 * 1000000LL);
+        int w = suite_wait_workers(ctl, RC_SERVICE, 1, 10 * 1000000LL);
         ITEST_CHECKF(w == 1, "the broker dropped the killed worker", "%d workers", w);
         int status = 0;
         waitpid(victim.pid, &status, WNOHANG); /* not our child: harmless */
-        pid_t pid = proc_restart(&victim, home);
+        pid_t pid = suite_proc_restart(&victim, home, NULL);
         ITEST_CHECKF(pid > 0, "registration-1 restarted", "fork failed");
-        w = wait_workers(ctl, 2, 30 * 1000000LL);
+        w = suite_wait_workers(ctl, RC_SERVICE, 2, 30 * 1000000LL);
         ITEST_CHECKF(w == 2, "mmi.status shows two registration workers again", "%d workers", w);
     }
-    free(victim.cmdline);
-    free(victim.environ_);
+    suite_proc_free(&victim);
 
     /* and the service still answers */
     Samspil__V1__Actor a;
