@@ -91,9 +91,7 @@ sp_client_t *sp_client_new_curve(const char *endpoint, const sp_curve_client_t *
     sp_client_t *self = calloc(1, sizeof *self);
     if (!self)
         abort();
-    if (curve) {
-        self->curve = *curve;
-    } else if (sp_curve_client_load(NULL, NULL, SP_CURVE_OPERATOR_CERT, &self->curve) < 0) {
+    if (sp_curve_client_resolve(curve, SP_CURVE_OPERATOR_CERT, &self->curve) != 0) {
         free(self);
         errno = ENOKEY;
         return NULL;

@@ -204,6 +204,16 @@ int sp_curve_home(const char *home, char *out, size_t outlen)
     return 0;
 }
 
+int sp_curve_client_resolve(const sp_curve_client_t *given, const char *default_file,
+                            sp_curve_client_t *out)
+{
+    if (given) {
+        *out = *given;
+        return 0;
+    }
+    return sp_curve_client_load(NULL, NULL, default_file, out) == 0 ? 0 : -1;
+}
+
 int sp_curve_client_load(const char *home, const char *key_path, const char *default_file,
                          sp_curve_client_t *out)
 {

@@ -52,6 +52,13 @@ typedef struct {
 int sp_curve_client_load(const char *home, const char *key_path, const char *default_file,
                          sp_curve_client_t *out);
 
+/* The certificate a module's config names, or else the environment's:
+ * copies *given into `out` when `given` is not NULL, otherwise
+ * sp_curve_client_load(NULL, NULL, default_file, out).  Returns 0 or -1
+ * (logged by the loader). */
+int sp_curve_client_resolve(const sp_curve_client_t *given, const char *default_file,
+                            sp_curve_client_t *out);
+
 /* Read one certificate file into `out` (plaintext false).  Returns 0 or -1
  * (logged: which line or key is wrong). */
 int sp_curve_cert_read(const char *path, sp_curve_client_t *out);

@@ -590,9 +590,7 @@ sp_outbox_t *sp_outbox_new(uv_loop_t *loop, void *zmq_context, const sp_outbox_c
     sp_outbox_t *self = calloc(1, sizeof *self);
     if (!self)
         abort();
-    if (config->curve) {
-        self->curve = *config->curve;
-    } else if (sp_curve_client_load(NULL, NULL, SP_CURVE_SERVICE_CERT, &self->curve) != 0) {
+    if (sp_curve_client_resolve(config->curve, SP_CURVE_SERVICE_CERT, &self->curve) != 0) {
         sp_log_error("could not create outbox relay: no certificate",
                      SP_LOG_STR("stream", config->stream), SP_LOG_END);
         free(self);

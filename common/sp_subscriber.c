@@ -524,9 +524,7 @@ sp_subscriber_t *sp_subscriber_new(uv_loop_t *loop, void *zmq_context,
     sp_subscriber_t *self = calloc(1, sizeof *self);
     if (!self)
         abort();
-    if (config->curve) {
-        self->curve = *config->curve;
-    } else if (sp_curve_client_load(NULL, NULL, SP_CURVE_SERVICE_CERT, &self->curve) != 0) {
+    if (sp_curve_client_resolve(config->curve, SP_CURVE_SERVICE_CERT, &self->curve) != 0) {
         sp_log_error("could not create subscriber: no certificate",
                      SP_LOG_STR("stream", config->stream), SP_LOG_END);
         free(self);

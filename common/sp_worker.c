@@ -508,9 +508,7 @@ sp_worker_t *sp_worker_new(uv_loop_t *loop, void *zmq_context, const sp_worker_c
     sp_worker_t *self = calloc(1, sizeof *self);
     if (!self)
         abort();
-    if (config->curve) {
-        self->curve = *config->curve;
-    } else if (sp_curve_client_load(NULL, NULL, SP_CURVE_SERVICE_CERT, &self->curve) < 0) {
+    if (sp_curve_client_resolve(config->curve, SP_CURVE_SERVICE_CERT, &self->curve) != 0) {
         sp_log_error("could not create worker: no certificate",
                      SP_LOG_STR("service", config->service), SP_LOG_END);
         free(self);
